@@ -1,0 +1,169 @@
+"""Read a PyTorch zip checkpoint with numpy only, never running pickled code.
+
+A restricted unpickler resolves only a short list of harmless globals. Classes of the module
+tree (ultralytics.*, torch.nn.*) become inert `PickledObject`s that keep their attributes;
+tensors become numpy arrays read straight from the archive's storage records. Any other global
+(os.system, builtins.eval, ...) stops the load with `UnsafeCheckpointError`.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+
+class CheckpointError(ValueError):
+    """The file is not a checkpoint this reader understands."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The checkpoint asks to run code that a weights file has no need for."""
+
+
+STORAGE_DTYPES = {
+    "HalfStorage": np.float16, "FloatStorage": np.float32, "DoubleStorage": np.float64,
+    "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
+    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+}
+
+# modules whose classes may appear in a checkpoint's module tree or metadata; they are never
+# imported, only recorded by name
+INERT_MODULE_PREFIXES = ("ultralytics.", "torch.nn.", "pathlib", "numpy", "types", "argparse")
+
+
+class PickledObject:
+    """Stand-in for an instance of a class that is not imported: holds the pickled state."""
+
+    qualified_name = "?"
+
+    def __init__(self, *args, **kwargs):
+        self.constructor_args = args
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots) form
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        else:
+            self.__dict__["state"] = state
+
+    def __repr__(self):
+        return f"<pickled {self.qualified_name}>"
+
+
+def _inert_class(module: str, name: str) -> type:
+    return type(name, (PickledObject,), {"qualified_name": f"{module}.{name}"})
+
+
+def _inert_getattr(obj, name, *default):
+    return None  # e.g. Detect.forward stored as a method reference: not needed
+
+
+class _StorageRef:
+    def __init__(self, dtype, key: str, numel: int):
+        self.dtype, self.key, self.numel = dtype, key, numel
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, root: str):
+        super().__init__(io.BytesIO(data))
+        self.archive, self.root = archive, root
+        self.storages: dict[str, np.ndarray] = {}
+
+    def find_class(self, module, name):
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if module in ("builtins", "__builtin__") and name in ("set", "frozenset", "dict", "list", "tuple"):
+            return {"set": set, "frozenset": frozenset, "dict": dict, "list": list, "tuple": tuple}[name]
+        if module in ("builtins", "__builtin__") and name == "getattr":
+            return _inert_getattr
+        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
+            return self._rebuild_tensor
+        if module == "torch._utils" and name.startswith("_rebuild_parameter"):
+            return lambda data, *rest: data
+        if module == "torch" and name in STORAGE_DTYPES:
+            return STORAGE_DTYPES[name]
+        if module == "torch" and name == "Size":
+            return tuple
+        if module == "torch" and name in ("device", "dtype") or module.startswith(INERT_MODULE_PREFIXES):
+            return _inert_class(module, name)
+        raise UnsafeCheckpointError(
+            f"refusing to load: the checkpoint references {module}.{name}, which a weights file "
+            "never needs (it may run arbitrary code)")
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
+            raise CheckpointError(f"unknown persistent record {pid!r}")
+        _, dtype, key, _location, numel = pid
+        return _StorageRef(dtype, str(key), int(numel))
+
+    def _storage_array(self, ref: _StorageRef) -> np.ndarray:
+        if ref.key not in self.storages:
+            try:
+                raw = self.archive.read(f"{self.root}/data/{ref.key}")
+            except KeyError:
+                raise CheckpointError(f"tensor data record {ref.key} is missing from the archive") from None
+            self.storages[ref.key] = _decode_storage(raw, ref.dtype)
+        return self.storages[ref.key]
+
+    def _rebuild_tensor(self, storage, offset, size, stride, *unused):
+        if not isinstance(storage, _StorageRef):
+            raise CheckpointError("malformed tensor record")
+        flat = self._storage_array(storage)
+        size, stride = tuple(size), tuple(stride)
+        needed = offset + sum((s - 1) * st for s, st in zip(size, stride)) + 1 if all(size) else 0
+        if needed > flat.size:
+            raise CheckpointError(f"tensor record {storage.key} is shorter than its shape {size}")
+        view = np.lib.stride_tricks.as_strided(
+            flat[offset:], shape=size, strides=[s * flat.itemsize for s in stride])
+        return np.array(view)
+
+
+def _decode_storage(raw: bytes, dtype) -> np.ndarray:
+    if dtype == "bfloat16":  # numpy has no bfloat16: widen to float32 by shifting the bits
+        halves = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+        return halves.view(np.float32)
+    dtype = np.dtype(dtype).newbyteorder("<")
+    if len(raw) % dtype.itemsize:
+        raise CheckpointError("tensor data record is truncated")
+    return np.frombuffer(raw, dtype=dtype)
+
+
+def load_checkpoint(path) -> object:
+    """The unpickled content of a torch zip checkpoint, with tensors as numpy arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path}: not a PyTorch zip checkpoint (legacy or foreign format, or a damaged file)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+            if not pickles:
+                raise CheckpointError("zip archive without data.pkl, not a PyTorch checkpoint")
+            root = pickles[0].rpartition("/")[0]
+            return _RestrictedUnpickler(archive.read(pickles[0]), archive, root).load()
+    except CheckpointError as error:
+        raise type(error)(f"{path}: {error}") from None
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError,
+            AttributeError, IndexError, KeyError) as error:
+        raise CheckpointError(f"{path}: damaged or malformed checkpoint ({error})") from None
+
+
+def module_tensors(module: object, prefix: str = "") -> dict[str, np.ndarray]:
+    """Flatten a pickled nn.Module tree into a state dict (parameters and persistent buffers)."""
+    tensors = {}
+    state = vars(module) if isinstance(module, PickledObject) else {}
+    for group in ("_parameters", "_buffers"):
+        for name, value in (state.get(group) or {}).items():
+            if isinstance(value, np.ndarray) and name != "num_batches_tracked":
+                tensors[prefix + name] = value
+    for name, child in (state.get("_modules") or {}).items():
+        if child is not None:
+            tensors.update(module_tensors(child, f"{prefix}{name}."))
+    return tensors

@@ -1,0 +1,125 @@
+"""Import Ultralytics YOLOv8-pose / YOLO11-pose `.pt` checkpoints without ultralytics or torch."""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .. import modelfile
+from ..heads import PoseObjectsHead
+from ..skeleton import COCO17, Skeleton
+from .torch_pickle import CheckpointError, PickledObject, load_checkpoint, module_tensors
+
+KNOWN_BLOCKS = {"Conv", "C2f", "C3k2", "SPPF", "C2PSA", "nn.Upsample", "Concat", "Pose"}
+LICENSE = "AGPL-3.0"
+
+
+def read_ultralytics(path) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """(architecture description, state dict, provenance) of an Ultralytics pose checkpoint."""
+    checkpoint = load_checkpoint(path)
+    if not isinstance(checkpoint, dict) or not ({"model", "ema"} & checkpoint.keys()):
+        raise CheckpointError(f"{path}: not an Ultralytics checkpoint (no 'model' entry)")
+    model = checkpoint.get("ema") or checkpoint.get("model")
+    if not isinstance(model, PickledObject):
+        raise CheckpointError(f"{path}: the 'model' entry holds no module tree")
+    if not model.qualified_name.endswith("PoseModel"):
+        raise CheckpointError(f"{path}: not a pose model (its model is {model.qualified_name})")
+    arch = _architecture(path, vars(model))
+    tensors = module_tensors(model)
+    _check_distribution_bins(path, tensors)
+    provenance = {
+        "source_file": Path(path).name,
+        "source_sha256": _sha256(path),
+        "source_format": "ultralytics",
+        "source_version": str(checkpoint.get("version", "unknown")),
+        "source_date": str(checkpoint.get("date", "unknown")),
+    }
+    return arch, tensors, provenance
+
+
+def _architecture(path, model_state: dict) -> dict:
+    spec = model_state.get("yaml")
+    if not isinstance(spec, dict) or "backbone" not in spec or "head" not in spec:
+        raise CheckpointError(f"{path}: the model carries no architecture description (yaml)")
+    layers = spec["backbone"] + spec["head"]
+    unknown = sorted({str(layer[2]) for layer in layers} - KNOWN_BLOCKS)
+    if unknown:
+        raise CheckpointError(f"{path}: unsupported blocks in the architecture: {', '.join(unknown)}")
+    size = spec.get("scale") or _size_from_file_name(spec.get("yaml_file", ""))
+    if "scales" in spec and size in spec["scales"]:
+        depth, width, max_channels = spec["scales"][size]
+    elif "depth_multiple" in spec:
+        depth, width, max_channels = spec["depth_multiple"], spec["width_multiple"], 1024
+    else:
+        raise CheckpointError(f"{path}: cannot tell the model size (no scale in the description)")
+    keypoint_shape = list(model_state.get("kpt_shape") or spec.get("kpt_shape") or [])
+    if len(keypoint_shape) != 2 or keypoint_shape[1] not in (2, 3):
+        raise CheckpointError(f"{path}: bad keypoint shape {keypoint_shape!r}")
+    return {
+        "family": "yolo_pose",
+        "variant": "yolo11-pose" if any(layer[2] == "C3k2" for layer in layers) else "yolov8-pose",
+        "size": size,
+        "depth": float(depth),
+        "width": float(width),
+        "max_channels": int(max_channels),
+        "num_classes": int(model_state.get("nc") or 1),
+        "keypoint_shape": keypoint_shape,
+        "backbone": spec["backbone"],
+        "head": spec["head"],
+    }
+
+
+def _size_from_file_name(name: str):
+    match = re.search(r"(?:yolov8|yolo11|yolov?\d+)([nsmlx])", str(name))
+    return match.group(1) if match else None
+
+
+def _check_distribution_bins(path, tensors: dict) -> None:
+    """The DFL layer holds fixed bin values 0..15; we compute them, so only check and drop them."""
+    for key in [k for k in tensors if k.endswith(".dfl.conv.weight")]:
+        bins = tensors.pop(key).reshape(-1)
+        if not np.allclose(bins, np.arange(bins.size)):
+            raise CheckpointError(f"{path}: unexpected box-distribution weights in {key}")
+
+
+def skeleton_for(keypoint_shape) -> Skeleton:
+    count = keypoint_shape[0]
+    if count == len(COCO17):
+        return COCO17
+    names = tuple(f"keypoint_{i}" for i in range(count))
+    return Skeleton(name=f"custom{count}", keypoints=names, edges=(), sigmas=(0.05,) * count)
+
+
+def ultralytics_model_file(checkpoint, name: str | None = None) -> modelfile.ModelFile:
+    """An Ultralytics pose checkpoint as an in-memory manypose model (weights checked to fit)."""
+    from ..models import build_network, load_weights  # torch checks that the weights fit
+
+    arch, tensors, provenance = read_ultralytics(checkpoint)
+    try:
+        load_weights(build_network(arch), tensors)
+    except ValueError as error:
+        raise CheckpointError(f"{checkpoint}: {error}") from None
+    skeleton = skeleton_for(arch["keypoint_shape"])
+    description = {
+        "name": name or Path(checkpoint).stem,
+        "architecture": arch,
+        "skeleton": skeleton.to_dict(),
+        "input": modelfile.default_input(),
+        "heads": [PoseObjectsHead(skeleton, arch["num_classes"]).to_dict()],
+        "provenance": provenance,
+        "license": LICENSE,
+        "license_note": "Weights by Ultralytics, AGPL-3.0; converted to the manypose format.",
+    }
+    return modelfile.ModelFile(description, tensors)
+
+
+def convert_ultralytics(checkpoint, out_folder, name: str | None = None, dtype: str = "float16") -> Path:
+    """Convert an Ultralytics pose checkpoint into a manypose model folder."""
+    model = ultralytics_model_file(checkpoint, name or Path(out_folder).name)
+    return modelfile.save(out_folder, model.description, model.weights, dtype=dtype)
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,58 @@
+"""The estimator: a model is a callable, `poses = estimator(image)`."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .data.images import as_bgr, read_image
+from .data.transforms import letterbox
+from .decoders import decoder_for
+from .heads import head_from_dict
+from .poses import Poses
+from .runtime import create_backend
+
+
+class PoseEstimator:
+    """Image (BGR array or path) -> Poses, with letterbox, network, decoding and NMS."""
+
+    def __init__(self, model_file, backend: str = "torch", score_threshold: float = 0.25,
+                 iou_threshold: float = 0.7, max_detections: int = 300,
+                 input_size: int | None = None, threads: int | None = None):
+        self.model_file = model_file
+        self.name = model_file.name
+        self.skeleton = model_file.skeleton
+        self.input = dict(model_file.description["input"])
+        if input_size:
+            self.input["size"] = int(input_size)
+        head = head_from_dict(model_file.description["heads"][0], self.skeleton)
+        self.decoder = decoder_for(head, score_threshold=score_threshold, iou_threshold=iou_threshold,
+                                   max_detections=max_detections)
+        self.backend = create_backend(model_file, backend, threads=threads)
+
+    def __repr__(self) -> str:
+        return f"PoseEstimator({self.name!r}, backend={self.backend.name!r}, input={self.input['size']})"
+
+    def __call__(self, image) -> Poses:
+        if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+            image = read_image(image)
+        else:
+            image = as_bgr(image)
+        blob, box = self.preprocess(image)
+        return self.postprocess(self.backend(blob)[0], box, image.shape)
+
+    def preprocess(self, image: np.ndarray):
+        padded, box = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"])
+        blob = cv2.dnn.blobFromImage(padded, self.input["scale"], swapRB=self.input["channels"] == "RGB")
+        return blob, box
+
+    def postprocess(self, output: np.ndarray, box, image_shape) -> Poses:
+        height, width = image_shape[:2]
+        boxes, scores, keypoints = self.decoder(output)
+        boxes = box.to_original(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
+        box.to_original(keypoints)
+        np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
+        np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+        np.clip(keypoints[..., 0], 0, width, out=keypoints[..., 0])
+        np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
+        return Poses(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
+                     self.skeleton, (width, height))

@@ -1,0 +1,40 @@
+"""Networks by method family, built from the architecture description stored with a model."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .yolo_pose import YoloPoseNet
+
+NETWORKS = {"yolo_pose": YoloPoseNet}
+
+
+def build_network(arch: dict) -> torch.nn.Module:
+    family = arch.get("family")
+    if family not in NETWORKS:
+        raise ValueError(f"unknown network family {family!r}; known: {', '.join(NETWORKS)}")
+    return NETWORKS[family](arch)
+
+
+def load_weights(network: torch.nn.Module, weights: dict[str, np.ndarray]) -> torch.nn.Module:
+    """Load a flat state dict; raise ValueError listing every key or shape that does not fit."""
+    expected = {k: tuple(v.shape) for k, v in network.state_dict().items()
+                if not k.endswith("num_batches_tracked")}
+    missing = sorted(expected.keys() - weights.keys())
+    unexpected = sorted(weights.keys() - expected.keys())
+    wrong_shape = sorted(k for k in expected.keys() & weights.keys()
+                         if tuple(weights[k].shape) != expected[k])
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)}: {', '.join(missing[:8])}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)}: {', '.join(unexpected[:8])}")
+    if wrong_shape:
+        problems.append("wrong shape: " + ", ".join(
+            f"{k} {tuple(weights[k].shape)} != {expected[k]}" for k in wrong_shape[:8]))
+    if problems:
+        raise ValueError(f"weights do not fit the architecture ({'; '.join(problems)})")
+    network.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)
+                                                 if v.dtype.kind == "f" else v)
+                             for k, v in weights.items()}, strict=False)
+    return network

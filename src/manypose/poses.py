@@ -1,0 +1,71 @@
+"""The result of pose estimation on one image."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .skeleton import COCO17, Skeleton
+
+
+@dataclass
+class Poses:
+    """People found in one image, in original-image pixels.
+
+    keypoints: (N, K, 3) x, y, confidence; scores: (N,) person scores; boxes: (N, 4) x1, y1, x2, y2;
+    track_ids: (N,) when tracked across frames, else None.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    skeleton: Skeleton = COCO17
+    image_size: tuple[int, int] = (0, 0)  # width, height
+    track_ids: Optional[np.ndarray] = field(default=None)
+
+    @classmethod
+    def empty(cls, skeleton: Skeleton = COCO17, image_size=(0, 0)) -> "Poses":
+        k = len(skeleton)
+        return cls(np.zeros((0, k, 3), np.float32), np.zeros(0, np.float32),
+                   np.zeros((0, 4), np.float32), skeleton, image_size)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __repr__(self) -> str:
+        return f"Poses({len(self)} people, skeleton={self.skeleton.name}, image_size={self.image_size})"
+
+    def to_coco(self, image_id, category_id: int = 1) -> list[dict]:
+        """COCO results format (keypoints flattened as x, y, confidence; bbox as x, y, w, h)."""
+        results = []
+        for keypoints, score, box in zip(self.keypoints, self.scores, self.boxes):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            results.append({
+                "image_id": image_id,
+                "category_id": category_id,
+                "keypoints": [round(float(v), 2) for v in keypoints.reshape(-1)],
+                "score": round(float(score), 5),
+                "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+            })
+        return results
+
+    def to_dicts(self) -> list[dict]:
+        """One plain dict per person, for JSON output."""
+        people = []
+        for i, (keypoints, score, box) in enumerate(zip(self.keypoints, self.scores, self.boxes)):
+            person = {
+                "score": round(float(score), 5),
+                "box": [round(float(v), 2) for v in box],
+                "keypoints": [[round(float(v), 2) for v in point] for point in keypoints],
+            }
+            if self.track_ids is not None:
+                person["track_id"] = int(self.track_ids[i])
+            people.append(person)
+        return people
+
+    def draw(self, image: np.ndarray, keypoint_threshold: float = 0.5, boxes: bool = True) -> np.ndarray:
+        """A copy of the BGR image with skeletons (and boxes) drawn on it."""
+        from .draw import draw_poses
+
+        return draw_poses(image.copy(), self, keypoint_threshold, boxes)

@@ -1,0 +1,87 @@
+"""Models by name: the bundled default, models in the local cache, and checkpoints to convert.
+
+Everything works offline. Larger published sizes are not bundled: put their Ultralytics `.pt`
+file (or a converted folder) into the cache directory, or pass its path, and they load by name.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import modelfile
+
+BUNDLED_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = "yolo11n-pose"
+DEMO_IMAGE = BUNDLED_DIR / "astronaut.jpg"
+
+# published models that load by name once their checkpoint is in the cache directory
+KNOWN_CHECKPOINTS = {
+    f"{family}{size}-pose": f"Ultralytics {family.upper()} {size}-size pose model (AGPL-3.0)"
+    for family in ("yolo11", "yolov8") for size in "nsmlx"
+}
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+def cache_dir() -> Path:
+    """Where local models live: $MANYPOSE_HOME/models, default ~/.cache/manypose/models."""
+    home = os.environ.get("MANYPOSE_HOME") or Path.home() / ".cache" / "manypose"
+    return Path(home) / "models"
+
+
+def bundled_models() -> dict[str, Path]:
+    return {p.name: p for p in sorted(BUNDLED_DIR.iterdir()) if (p / modelfile.DESCRIPTION_FILE).is_file()}
+
+
+def local_models() -> dict[str, Path]:
+    """Converted folders and Ultralytics checkpoints in the cache directory."""
+    folder = cache_dir()
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.iterdir()):
+        if (path / modelfile.DESCRIPTION_FILE).is_file():
+            found[path.name] = path
+        elif path.suffix == ".pt" and path.stem not in found:
+            found[path.stem] = path
+    return found
+
+
+def resolve(name_or_path=None) -> Path:
+    """The folder or checkpoint file for a model name or path (None: the default model)."""
+    name = str(name_or_path or DEFAULT_MODEL)
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    for models in (bundled_models(), local_models()):
+        if name in models:
+            return models[name]
+    if name in KNOWN_CHECKPOINTS:
+        raise ModelNotFound(
+            f"model {name!r} is not available offline: get {name}.pt (Ultralytics releases) and "
+            f"put it in {cache_dir()}, or pass its path with --model")
+    if any(sep in name for sep in ("/", "\\")) or path.suffix:
+        raise ModelNotFound(f"{name}: no such model file or folder")
+    available = ", ".join(list(bundled_models()) + list(local_models())) or "none"
+    raise ModelNotFound(f"unknown model {name!r}; available: {available} (see `manypose models`)")
+
+
+def load_model_file(name_or_path=None) -> modelfile.ModelFile:
+    path = resolve(name_or_path)
+    if path.is_file() and path.suffix == ".pt":
+        from ..convert import ultralytics_model_file
+
+        return ultralytics_model_file(path)
+    return modelfile.load(path)
+
+
+def list_models() -> list[dict]:
+    rows = [{"name": n, "where": "bundled", "path": str(p)} for n, p in bundled_models().items()]
+    rows += [{"name": n, "where": "local" if p.is_dir() else "local checkpoint", "path": str(p)}
+             for n, p in local_models().items()]
+    present = {row["name"] for row in rows}
+    rows += [{"name": n, "where": "not downloaded", "path": about}
+             for n, about in KNOWN_CHECKPOINTS.items() if n not in present]
+    return rows
