@@ -1,6 +1,7 @@
 """Keypoint sets as data: names, left/right flip map, OKS sigmas, drawing edges and colours."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -79,17 +80,26 @@ class Skeleton:
 
     @classmethod
     def from_coco_category(cls, category: dict, sigmas: Optional[Sequence[float]] = None) -> "Skeleton":
-        """A custom keypoint set from a COCO category's `keypoints` and 1-based `skeleton`."""
-        names = tuple(category["keypoints"])
+        """A custom keypoint set from a COCO category's `keypoints` and 1-based `skeleton`.
+
+        Edges naming keypoints the category does not have (seen in published sample files)
+        are dropped with a warning rather than failing the whole dataset.
+        """
+        names = tuple(category.get("keypoints") or ())
         if not names:
             raise ValueError(f"COCO category {category.get('name')!r} defines no keypoints")
+        edges = [(a - 1, b - 1) for a, b in category.get("skeleton") or []]
+        valid = [e for e in edges if 0 <= min(e) and max(e) < len(names)]
+        if len(valid) < len(edges):
+            warnings.warn(f"COCO category {category.get('name')!r}: ignoring {len(edges) - len(valid)} "
+                          f"skeleton edges that name keypoints beyond its {len(names)}")
         if sigmas is None:
             coco_sigmas = dict(zip(COCO17.keypoints, COCO17.sigmas))
             sigmas = [coco_sigmas.get(n.lower(), DEFAULT_SIGMA) for n in names]
         return cls(
             name=str(category.get("name", "custom")),
             keypoints=names,
-            edges=tuple((a - 1, b - 1) for a, b in category.get("skeleton", [])),
+            edges=tuple(valid),
             sigmas=tuple(sigmas),
         )
 

@@ -159,9 +159,10 @@ def module_tensors(module: object, prefix: str = "") -> dict[str, np.ndarray]:
     """Flatten a pickled nn.Module tree into a state dict (parameters and persistent buffers)."""
     tensors = {}
     state = vars(module) if isinstance(module, PickledObject) else {}
+    transient = set(state.get("_non_persistent_buffers_set") or ()) | {"num_batches_tracked"}
     for group in ("_parameters", "_buffers"):
         for name, value in (state.get(group) or {}).items():
-            if isinstance(value, np.ndarray) and name != "num_batches_tracked":
+            if isinstance(value, np.ndarray) and name not in transient:
                 tensors[prefix + name] = value
     for name, child in (state.get("_modules") or {}).items():
         if child is not None:

@@ -1,0 +1,46 @@
+"""Shared test setup: where ../shared lives, and models built once per session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MANYPOSE_SHARED", PROJECT_ROOT.parent / "shared"))
+
+
+def shared_path(relative: str) -> Path:
+    """A file under ../shared, or skip the test with the reason when it is absent."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{path} not found (set MANYPOSE_SHARED to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def dev_annotations() -> Path:
+    return shared_path("data/coco-mini/annotations/person_keypoints_val2017.json")
+
+
+@pytest.fixture(scope="session")
+def dev_images() -> Path:
+    return shared_path("data/coco-mini/val2017")
+
+
+@pytest.fixture(scope="session")
+def yolo11n_checkpoint() -> Path:
+    return shared_path("models/yolo11n-pose.pt")
+
+
+@pytest.fixture(scope="session")
+def estimator():
+    import manypose
+
+    return manypose.load()
+
+
+@pytest.fixture(autouse=True)
+def isolated_model_cache(tmp_path_factory, monkeypatch):
+    """Tests never see or fill the user's model cache."""
+    monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path_factory.getbasetemp() / "manypose-home"))

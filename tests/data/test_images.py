@@ -1,0 +1,68 @@
+import cv2
+import numpy as np
+import pytest
+
+from manypose.data.images import ImageReadError, as_bgr, expand_image_paths, read_image
+
+
+def write(path, image, params=()):
+    assert cv2.imwrite(str(path), image, list(params))
+    return path
+
+
+def test_missing_directory_and_empty_files(tmp_path):
+    with pytest.raises(ImageReadError, match="absent.jpg: no such file"):
+        read_image(tmp_path / "absent.jpg")
+    with pytest.raises(ImageReadError, match="is a directory"):
+        read_image(tmp_path)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty.jpg: empty file"):
+        read_image(tmp_path / "empty.jpg")
+
+
+def test_truncated_and_corrupt_jpegs(tmp_path):
+    image = (np.random.default_rng(0).random((200, 300, 3)) * 255).astype(np.uint8)
+    data = (write(tmp_path / "good.jpg", image)).read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match="truncated.jpg: truncated JPEG"):
+        read_image(tmp_path / "truncated.jpg")
+    (tmp_path / "corrupt.jpg").write_bytes(data[:2] + b"\x00" * 500 + data[-2:])
+    with pytest.raises(ImageReadError, match="corrupt.jpg: not an image"):
+        read_image(tmp_path / "corrupt.jpg")
+
+
+def test_non_image_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello, I am not a picture")
+    with pytest.raises(ImageReadError, match="notes.txt: not an image"):
+        read_image(tmp_path / "notes.txt")
+
+
+@pytest.mark.parametrize("name,image", [
+    ("grey.png", np.full((20, 30), 77, np.uint8)),
+    ("rgba.png", np.dstack([np.full((20, 30, 3), 77, np.uint8), np.full((20, 30), 10, np.uint8)])),
+    ("deep.png", np.full((20, 30, 3), 77 * 257, np.uint16)),
+    ("tiny.png", np.full((1, 1, 3), 77, np.uint8)),
+])
+def test_other_pixel_formats_become_8bit_bgr(tmp_path, name, image):
+    loaded = read_image(write(tmp_path / name, image))
+    assert loaded.dtype == np.uint8 and loaded.shape == image.shape[:2] + (3,)
+    assert (loaded == 77).all()
+
+
+def test_arrays_are_normalised():
+    assert as_bgr(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
+    assert as_bgr(np.ones((4, 5, 3), np.float32)).max() == 255
+    with pytest.raises(ImageReadError, match="shape"):
+        as_bgr(np.zeros((4, 5, 2), np.uint8))
+    with pytest.raises(ImageReadError, match="shape"):
+        as_bgr(np.zeros((0, 5, 3), np.uint8))
+
+
+def test_expanding_inputs(tmp_path):
+    write(tmp_path / "b.png", np.zeros((2, 2, 3), np.uint8))
+    write(tmp_path / "a.jpg", np.zeros((2, 2, 3), np.uint8))
+    (tmp_path / "readme.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    files, errors = expand_image_paths([tmp_path, tmp_path / "empty", tmp_path / "gone.jpg"])
+    assert [f.name for f in files] == ["a.jpg", "b.png"]
+    assert [e[1].split(": ", 1)[1] for e in errors] == ["no images in this directory", "no such file or directory"]

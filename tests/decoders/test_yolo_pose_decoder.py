@@ -1,0 +1,45 @@
+import numpy as np
+
+from manypose.decoders.nms import nms
+from manypose.decoders.yolo_pose import PoseObjectsDecoder
+
+
+def raw_output(people):
+    """(56, N) decoded network output for (cx, cy, w, h, score, keypoint xy) rows."""
+    columns = []
+    for cx, cy, w, h, score, kx, ky in people:
+        keypoints = np.tile([kx, ky, 0.9], 17)
+        columns.append(np.concatenate(([cx, cy, w, h, score], keypoints)))
+    return np.array(columns, dtype=np.float32).T.reshape(56, len(people))
+
+
+def test_duplicates_are_suppressed_and_best_kept_first():
+    output = raw_output([
+        (100, 100, 50, 100, 0.6, 90, 80),
+        (102, 101, 50, 100, 0.9, 95, 85),   # same person, better score
+        (300, 100, 50, 100, 0.8, 300, 90),  # someone else
+        (500, 100, 50, 100, 0.1, 0, 0),     # below threshold
+    ])
+    boxes, scores, keypoints = PoseObjectsDecoder(num_keypoints=17, score_threshold=0.25)(output)
+    assert np.allclose(scores, [0.9, 0.8])
+    assert np.allclose(boxes[0], [77, 51, 127, 151])
+    assert keypoints.shape == (2, 17, 3)
+    assert np.allclose(keypoints[0, 0], [95, 85, 0.9])
+
+
+def test_nothing_above_threshold_gives_empty_arrays():
+    boxes, scores, keypoints = PoseObjectsDecoder(17)(raw_output([(10, 10, 5, 5, 0.01, 1, 1)]))
+    assert boxes.shape == (0, 4) and scores.shape == (0,) and keypoints.shape == (0, 17, 3)
+
+
+def test_max_detections_caps_the_output():
+    people = [(i * 100.0, 50, 20, 20, 0.5 + i / 100, 0, 0) for i in range(10)]
+    boxes, scores, _ = PoseObjectsDecoder(17, max_detections=3)(raw_output(people))
+    assert len(scores) == 3 and scores[0] == scores.max()
+
+
+def test_nms_threshold_is_exclusive():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 5], [20, 20, 30, 30]], dtype=np.float32)
+    scores = np.array([0.9, 0.8, 0.7])
+    assert list(nms(boxes, scores, iou_threshold=0.5, max_keep=10)) == [0, 1, 2]  # IoU is exactly 0.5
+    assert list(nms(boxes, scores, iou_threshold=0.49, max_keep=10)) == [0, 2]

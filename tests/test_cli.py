@@ -1,0 +1,121 @@
+"""The command line, run in-process through manypose.cli.main (plus one real entry-point call)."""
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from manypose.cli import main
+from manypose.zoo import DEMO_IMAGE
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    """A folder of every awkward input a user may hand us, plus one good photo."""
+    folder = tmp_path_factory.mktemp("inputs")
+    photo = cv2.imread(str(DEMO_IMAGE))
+    cv2.imwrite(str(folder / "good.jpg"), photo)
+    data = (folder / "good.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (folder / "notes.jpg").write_text("not an image at all")
+    cv2.imwrite(str(folder / "grey.png"), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(folder / "rgba.png"), cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA))
+    cv2.imwrite(str(folder / "deep.png"), photo.astype(np.uint16) * 257)
+    cv2.imwrite(str(folder / "dot.png"), photo[:1, :1])
+    cv2.imwrite(str(folder / "huge.jpg"), np.zeros((10000, 10000, 3), np.uint8))
+    return folder
+
+
+def test_predict_writes_json_and_overlays(tmp_path, capsys):
+    code = main(["predict", str(DEMO_IMAGE), "--json-output", str(tmp_path / "out.json"),
+                 "--image-output", str(tmp_path / "drawn"), "--quiet"])
+    assert code == 0
+    entries = json.loads((tmp_path / "out.json").read_text())
+    assert len(entries) == 1 and entries[0]["width"] == 512
+    person = entries[0]["poses"][0]
+    assert len(person["keypoints"]) == 17 and len(person["keypoints"][0]) == 3 and len(person["box"]) == 4
+    drawn = cv2.imread(str(tmp_path / "drawn" / "astronaut.jpg"))
+    assert drawn is not None and drawn.shape == (512, 512, 3)
+
+
+def test_predict_prints_a_summary_without_json(capsys):
+    assert main(["predict", str(DEMO_IMAGE), "--quiet"]) == 0
+    assert "astronaut.jpg: 1 people" in capsys.readouterr().out
+
+
+def test_batch_goes_on_past_bad_files_and_fails_at_the_end(bad_inputs, tmp_path, capsys):
+    missing = bad_inputs / "missing.jpg"
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    code = main(["predict", str(bad_inputs), str(missing), str(empty_dir),
+                 "--json-output", str(tmp_path / "out.json"), "--quiet"])
+    assert code == 1
+    errors = capsys.readouterr().err
+    for name in ("truncated.jpg", "notes.jpg", "missing.jpg", "empty"):
+        assert name in errors
+    entries = {os.path.basename(e["file"]): e for e in json.loads((tmp_path / "out.json").read_text())}
+    assert set(entries) == {"good.jpg", "truncated.jpg", "notes.jpg", "grey.png", "rgba.png", "deep.png",
+                            "dot.png", "huge.jpg", "missing.jpg", "empty"}, "nothing is lost"
+    for failed in ("truncated.jpg", "notes.jpg", "missing.jpg", "empty"):
+        assert "error" in entries[failed]
+    for variant in ("good.jpg", "grey.png", "rgba.png", "deep.png"):
+        assert len(entries[variant]["poses"]) == 1, variant
+    assert entries["dot.png"]["poses"] == [] and entries["huge.jpg"]["width"] == 10000
+
+
+def test_json_output_is_replaced_atomically(tmp_path, monkeypatch):
+    target = tmp_path / "out.json"
+    target.write_text('["previous complete result"]')
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    assert main(["predict", str(DEMO_IMAGE), "--json-output", str(target), "--quiet"]) == 1
+    assert json.loads(target.read_text()) == ["previous complete result"]
+    assert os.listdir(tmp_path) == ["out.json"], "no temporary file left behind"
+
+
+def test_eval_prints_summary_and_writes_stats(dev_annotations, dev_images, tmp_path, capsys):
+    code = main(["eval", "--annotations", str(dev_annotations), "--images", str(dev_images),
+                 "--stats-output", str(tmp_path / "stats.json"), "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Average Precision  (AP) @[ IoU=0.50:0.95" in out
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["AP"] >= 0.44 and stats["images"] == 79 and stats["seconds_per_image"] > 0
+
+
+def test_convert_and_predict_with_the_converted_folder(yolo11n_checkpoint, tmp_path, capsys):
+    assert main(["convert", str(yolo11n_checkpoint), str(tmp_path / "mine")]) == 0
+    assert (tmp_path / "mine" / "model.json").is_file()
+    assert main(["predict", str(DEMO_IMAGE), "--model", str(tmp_path / "mine"), "--quiet"]) == 0
+    assert "1 people" in capsys.readouterr().out
+
+
+def test_convert_rejects_a_foreign_file_in_one_line(tmp_path, capsys):
+    (tmp_path / "x.pt").write_text("hello")
+    assert main(["convert", str(tmp_path / "x.pt"), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "x.pt" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_models_lists_the_bundled_default(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"name": "yolo11n-pose", "where": "bundled"}.items() <= rows[0].items()
+
+
+def test_unknown_model_is_a_one_line_error(capsys):
+    assert main(["predict", str(DEMO_IMAGE), "--model", "nonexistent-model"]) == 2
+    assert "unknown model 'nonexistent-model'" in capsys.readouterr().err
+
+
+def test_installed_entry_point_explains_itself():
+    result = subprocess.run([sys.executable, "-m", "manypose.cli", "predict", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "--json-output" in result.stdout and "--model" in result.stdout
