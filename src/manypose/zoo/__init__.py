@@ -16,7 +16,7 @@ DEMO_IMAGE = BUNDLED_DIR / "astronaut.jpg"
 
 # published models that load by name once their checkpoint is in the cache directory
 KNOWN_CHECKPOINTS = {
-    f"{family}{size}-pose": f"Ultralytics {family.upper()} {size}-size pose model (AGPL-3.0)"
+    f"{family}{size}-pose": f"Ultralytics {family.replace('yolo', 'YOLO')} {size}-size pose model (AGPL-3.0)"
     for family in ("yolo11", "yolov8") for size in "nsmlx"
 }
 
