@@ -7,11 +7,12 @@ from importlib import metadata
 FORBIDDEN = {"ultralytics", "torchvision", "tensorflow", "tensorflow-cpu", "tf-keras"}
 
 
-def requirement_names(distribution: str, seen=None) -> set:
-    """Names of every installed distribution manypose depends on, transitively (no extras)."""
+def requirement_names(distribution: str, seen=None, extras=()) -> set:
+    """Names of every installed distribution manypose depends on, transitively."""
     seen = set() if seen is None else seen
     for requirement in metadata.requires(distribution) or []:
-        if "extra ==" in requirement:
+        extra = re.search(r"extra\s*==\s*['\"]([\w-]+)['\"]", requirement)
+        if extra and extra.group(1) not in extras:
             continue
         name = re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
         if name not in seen:
@@ -25,8 +26,11 @@ def requirement_names(distribution: str, seen=None) -> set:
 
 def test_dependencies_exclude_ultralytics_torchvision_and_tensorflow():
     names = requirement_names("manypose")
-    assert {"numpy", "opencv-python-headless", "torch", "pycocotools"} <= names
-    assert not names & FORBIDDEN
+    assert {"numpy", "opencv-python-headless", "onnxruntime", "pycocotools"} <= names
+    assert "torch" not in names, "running models needs no torch"
+    with_extras = requirement_names("manypose", extras=("torch", "test"))
+    assert {"torch", "onnx"} <= with_extras
+    assert not with_extras & FORBIDDEN
 
 
 def test_prediction_imports_none_of_them():

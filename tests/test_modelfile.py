@@ -38,7 +38,7 @@ def test_damaged_weights_fail_the_checksum(tmp_path):
     data[-1] ^= 0xFF
     (folder / "weights.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="checksum"):
-        modelfile.load(folder)
+        modelfile.load(folder).weights
 
 
 def test_missing_parts_and_foreign_json(tmp_path):
@@ -47,7 +47,7 @@ def test_missing_parts_and_foreign_json(tmp_path):
     folder, _ = small_model(tmp_path)
     (folder / "weights.safetensors").unlink()
     with pytest.raises(ModelFileError, match="missing"):
-        modelfile.load(folder)
+        modelfile.load(folder).weights
     (folder / "model.json").write_text("{ not json")
     with pytest.raises(ModelFileError, match="unreadable"):
         modelfile.load(folder)

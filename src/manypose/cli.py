@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from .runtime import BACKENDS, DEFAULT_BACKEND
+
 EXIT_FAILURES = 1  # some inputs failed; the rest were processed
 EXIT_USAGE = 2
 
@@ -19,9 +21,9 @@ def main(argv=None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, LookupError, OSError) as error:  # our errors carry the file name
+    except (ValueError, LookupError, OSError, RuntimeError, ImportError) as error:  # messages name the file
         print(f"manypose {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE if not isinstance(error, OSError) else EXIT_FAILURES
+        return EXIT_USAGE if isinstance(error, (ValueError, LookupError)) else EXIT_FAILURES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_predict(commands)
     _add_eval(commands)
+    _add_bench(commands)
+    _add_export(commands)
     _add_convert(commands)
     _add_models(commands)
     return parser
@@ -54,7 +58,17 @@ def _add_model_options(parser, default_threshold: float) -> None:
                         help="boxes overlapping a better one by more than T are duplicates (default 0.7)")
     parser.add_argument("--input-size", type=int, default=None, metavar="PX",
                         help="long side of the network input in pixels (default: the model's, 640)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
+                        help=f"inference engine (default {DEFAULT_BACKEND}; torch is needed only "
+                             "for the torch backend and to export new models)")
+    parser.add_argument("--int8", action="store_true",
+                        help="run the statically quantized INT8 model (onnxruntime); made and cached on "
+                             "first use for models that do not ship one")
+    parser.add_argument("--calibration-images", metavar="DIR",
+                        help="training images to calibrate INT8 with, needed once for models without "
+                             "a shipped INT8 form")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for the network (default: one per core)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -62,7 +76,8 @@ def _estimator(args):
     from . import load
 
     return load(args.model, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
-                input_size=args.input_size, threads=args.threads)
+                input_size=args.input_size, threads=args.threads, backend=args.backend,
+                int8=args.int8, calibration_images=args.calibration_images)
 
 
 def _add_predict(commands) -> None:
@@ -123,6 +138,66 @@ def _run_eval(args) -> int:
     print(f"AP {stats['AP']:.3f} on {stats['images']} images, "
           f"{stats['seconds_per_image'] * 1000:.1f} ms/image ({stats['model']})")
     return EXIT_FAILURES if failures else 0
+
+
+def _add_bench(commands) -> None:
+    p = commands.add_parser(
+        "bench", help="speed: end-to-end ms/image against the network alone",
+        description="Run the pipeline over a folder of images after a warm-up and report medians of "
+                    "end-to-end time (file to poses) and network-only time, and their ratio.")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder of images to time")
+    _add_model_options(p, default_threshold=0.25)
+    p.add_argument("--rounds", type=int, default=2, help="passes over the folder (default 2)")
+    p.add_argument("--stats-output", metavar="FILE",
+                   help="write the figures as JSON (e2e_ms_median, network_ms_median, images, backend, int8)")
+    p.set_defaults(run=_run_bench)
+
+
+def _run_bench(args) -> int:
+    from .bench import benchmark
+    from .io import atomic_write_text
+
+    stats = benchmark(_estimator(args), args.images, rounds=args.rounds)
+    print(f"{stats['model']} on {stats['backend']}{' INT8' if stats['int8'] else ''}, {stats['images']} images: "
+          f"end to end {stats['e2e_ms_median']:.1f} ms/image, network {stats['network_ms_median']:.1f} ms/image, "
+          f"ratio {stats['e2e_over_network']:.2f}")
+    if args.stats_output:
+        atomic_write_text(args.stats_output, json.dumps(stats, indent=1) + "\n")
+    return 0
+
+
+def _add_export(commands) -> None:
+    p = commands.add_parser(
+        "export", help="export a model to ONNX (optionally INT8)",
+        description="Export a model to ONNX with dynamic height and width, checking that ONNX Runtime's "
+                    "outputs equal torch's. With --int8, also write a statically quantized model "
+                    "calibrated on --calibration-images. Needs torch and onnx.")
+    p.add_argument("model", metavar="MODEL", help="model name, folder or Ultralytics .pt")
+    p.add_argument("out", metavar="OUT.onnx", help="file to write")
+    p.add_argument("--int8", action="store_true", help="write the INT8 model instead")
+    p.add_argument("--calibration-images", metavar="DIR", help="images to calibrate INT8 with")
+    p.add_argument("--calibration-count", type=int, default=32, help="how many of them (default 32)")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    import tempfile
+
+    from . import export
+    from .zoo import load_model_file
+
+    model_file = load_model_file(args.model)
+    if not args.int8:
+        export.export_onnx(model_file, args.out)
+    elif not args.calibration_images:
+        raise ValueError("--int8 needs --calibration-images DIR")
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            fp32 = export.export_onnx(model_file, f"{scratch}/fp32.onnx")
+            export.quantize_int8(fp32, args.out, args.calibration_images, model_file.description["input"],
+                                 count=args.calibration_count)
+    print(f"wrote {args.out}")
+    return 0
 
 
 def _add_convert(commands) -> None:

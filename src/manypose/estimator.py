@@ -1,23 +1,35 @@
 """The estimator: a model is a callable, `poses = estimator(image)`."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple, Optional
+
 import cv2
 import numpy as np
 
-from .data.images import as_bgr, read_image
+from .data.images import ImageReadError, as_bgr, read_image
 from .data.transforms import letterbox
 from .decoders import decoder_for
 from .heads import head_from_dict
 from .poses import Poses
-from .runtime import create_backend
+from .runtime import DEFAULT_BACKEND, create_backend
+
+
+class StreamResult(NamedTuple):
+    path: Path
+    image: Optional[np.ndarray]
+    poses: Optional[Poses]
+    error: Optional[ImageReadError]
 
 
 class PoseEstimator:
     """Image (BGR array or path) -> Poses, with letterbox, network, decoding and NMS."""
 
-    def __init__(self, model_file, backend: str = "torch", score_threshold: float = 0.25,
+    def __init__(self, model_file, backend: str = DEFAULT_BACKEND, score_threshold: float = 0.25,
                  iou_threshold: float = 0.7, max_detections: int = 300,
-                 input_size: int | None = None, threads: int | None = None):
+                 input_size: int | None = None, threads: int | None = None, int8: bool = False,
+                 calibration_images=None):
         self.model_file = model_file
         self.name = model_file.name
         self.skeleton = model_file.skeleton
@@ -27,10 +39,13 @@ class PoseEstimator:
         head = head_from_dict(model_file.description["heads"][0], self.skeleton)
         self.decoder = decoder_for(head, score_threshold=score_threshold, iou_threshold=iou_threshold,
                                    max_detections=max_detections)
-        self.backend = create_backend(model_file, backend, threads=threads)
+        self.int8 = int8
+        self.backend = create_backend(model_file, backend, threads=threads, int8=int8,
+                                      calibration_images=calibration_images)
 
     def __repr__(self) -> str:
-        return f"PoseEstimator({self.name!r}, backend={self.backend.name!r}, input={self.input['size']})"
+        return (f"PoseEstimator({self.name!r}, backend={self.backend.name!r}, int8={self.int8}, "
+                f"input={self.input['size']})")
 
     def __call__(self, image) -> Poses:
         if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
@@ -39,6 +54,28 @@ class PoseEstimator:
             image = as_bgr(image)
         blob, box = self.preprocess(image)
         return self.postprocess(self.backend(blob)[0], box, image.shape)
+
+    def stream(self, paths):
+        """Yield a `StreamResult` per file, in order. The next file is read and letterboxed on a
+        second thread while the network runs on the current one."""
+        paths = [Path(p) for p in paths]
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = reader.submit(self._load, paths[0]) if paths else None
+            for index, path in enumerate(paths):
+                image, blob, box, error = pending.result()
+                if index + 1 < len(paths):
+                    pending = reader.submit(self._load, paths[index + 1])
+                if error is not None:
+                    yield StreamResult(path, None, None, error)
+                else:
+                    yield StreamResult(path, image, self.postprocess(self.backend(blob)[0], box, image.shape), None)
+
+    def _load(self, path):
+        try:
+            image = read_image(path)
+        except ImageReadError as error:
+            return None, None, None, error
+        return (image, *self.preprocess(image), None)
 
     def preprocess(self, image: np.ndarray):
         padded, box = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +27,20 @@ class ModelFileError(ValueError):
     """A model folder is missing, incomplete or damaged."""
 
 
-@dataclass
 class ModelFile:
-    description: dict
-    weights: dict[str, np.ndarray]
+    """A model's description, and its weights read on first use (the ONNX runtime needs none)."""
+
+    def __init__(self, description: dict, weights: dict[str, np.ndarray] | None = None,
+                 folder: Path | None = None):
+        self.description = description
+        self.folder = folder
+        self._weights = weights
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        if self._weights is None:
+            self._weights = read_weights(self.folder, self.description)
+        return self._weights
 
     @property
     def name(self) -> str:
@@ -44,6 +53,12 @@ class ModelFile:
     @property
     def architecture(self) -> dict:
         return self.description["architecture"]
+
+    @property
+    def identity(self) -> str:
+        """A digest naming these exact weights (for caches of exported forms)."""
+        weights = self.description.get("weights", {}).get("sha256")
+        return weights or self.description.get("provenance", {}).get("source_sha256", "unknown")
 
 
 def default_input(size: int = 640) -> dict:
@@ -89,9 +104,12 @@ def read_description(path) -> dict:
     return description
 
 
-def load(path, verify: bool = True) -> ModelFile:
+def load(path) -> ModelFile:
     folder = model_folder(path)
-    description = read_description(folder)
+    return ModelFile(read_description(folder), folder=folder)
+
+
+def read_weights(folder: Path, description: dict, verify: bool = True) -> dict[str, np.ndarray]:
     weights_path = folder / description["weights"]["file"]
     if not weights_path.is_file():
         raise ModelFileError(f"{weights_path}: weights file is missing")
@@ -101,8 +119,7 @@ def load(path, verify: bool = True) -> ModelFile:
         weights = load_file(str(weights_path))
     except Exception as error:  # safetensors raises its own error types
         raise ModelFileError(f"{weights_path}: unreadable weights ({error})") from None
-    return ModelFile(description, {k: v.astype(np.float32) if v.dtype == np.float16 else v
-                                   for k, v in weights.items()})
+    return {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in weights.items()}
 
 
 def _sha256(path: Path) -> str:

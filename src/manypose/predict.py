@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from .data.images import ImageReadError, expand_image_paths, read_image
+from .data.images import expand_image_paths
 from .io import atomic_write_bytes, atomic_write_text
 
 
@@ -30,17 +30,17 @@ def predict_files(estimator, inputs, json_output=None, image_output=None, progre
     for source, message in input_errors:
         _record_failure(report, source, message, on_error)
     overlay_dir = Path(image_output) if image_output else None
-    for path in tqdm(files, desc="predict", unit="image", disable=not progress or len(files) < 2):
-        try:
-            image = read_image(path)
-            poses = estimator(image)
-        except ImageReadError as error:
-            _record_failure(report, str(path), str(error), on_error)
+    results = estimator.stream(files)
+    for result in tqdm(results, total=len(files), desc="predict", unit="image",
+                       disable=not progress or len(files) < 2):
+        if result.error is not None:
+            _record_failure(report, str(result.path), str(result.error), on_error)
             continue
-        report.entries.append({"file": str(path), "width": poses.image_size[0],
+        poses = result.poses
+        report.entries.append({"file": str(result.path), "width": poses.image_size[0],
                                "height": poses.image_size[1], "poses": poses.to_dicts()})
         if overlay_dir is not None:
-            write_overlay(overlay_dir / (path.stem + ".jpg"), poses.draw(image))
+            write_overlay(overlay_dir / (result.path.stem + ".jpg"), poses.draw(result.image))
     if json_output:
         atomic_write_text(json_output, json.dumps(report.entries, indent=1) + "\n")
     return report

@@ -94,6 +94,9 @@ def skeleton_for(keypoint_shape) -> Skeleton:
 
 def ultralytics_model_file(checkpoint, name: str | None = None) -> modelfile.ModelFile:
     """An Ultralytics pose checkpoint as an in-memory manypose model (weights checked to fit)."""
+    from ..optional import require
+
+    require("torch", "converting a checkpoint")
     from ..models import build_network, load_weights  # torch checks that the weights fit
 
     arch, tensors, provenance = read_ultralytics(checkpoint)

@@ -93,7 +93,7 @@ class PoseHead(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.num_keypoints, self.keypoint_dims = keypoint_shape
-        self.register_buffer("strides", torch.tensor(strides, dtype=torch.float32), persistent=False)
+        self.strides = tuple(float(s) for s in strides)
         self.register_buffer("bins", torch.arange(REG_MAX, dtype=torch.float32), persistent=False)
         box_width = max(16, in_channels[0] // 4, 4 * REG_MAX)
         score_width = max(in_channels[0], min(num_classes, 100))
@@ -131,7 +131,7 @@ class PoseHead(nn.Module):
             xs = torch.arange(w, dtype=torch.float32, device=level.device) + 0.5
             grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
             points.append(torch.stack((grid_x.reshape(-1), grid_y.reshape(-1))))
-            strides.append(stride.expand(h * w))
+            strides.append(torch.full((h * w,), stride, device=level.device))
         return torch.cat(points, 1), torch.cat(strides)
 
     def decode(self, raw_levels):

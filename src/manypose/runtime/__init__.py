@@ -1,15 +1,28 @@
 """Inference backends behind one small interface: `backend(blob) -> output`.
 
 A backend takes a float32 (B, 3, H, W) input blob and returns the network's decoded output as
-a numpy array; pre- and post-processing stay in numpy, shared by every backend.
+a numpy array; pre- and post-processing stay in numpy, shared by every backend. ONNX Runtime
+is the default: it needs no torch once a model is exported (the bundled model ships exported).
 """
 from __future__ import annotations
 
-BACKENDS = ("torch",)
+BACKENDS = ("onnxruntime", "torch")
+DEFAULT_BACKEND = "onnxruntime"
 
 
-def create_backend(model_file, name: str = "torch", threads: int | None = None):
+def create_backend(model_file, name: str = DEFAULT_BACKEND, threads: int | None = None,
+                   int8: bool = False, calibration_images=None):
+    if name == "onnxruntime":
+        from .exported import onnx_model_path
+        from .onnx_backend import OnnxBackend
+
+        return OnnxBackend(onnx_model_path(model_file, int8, calibration_images), threads=threads)
     if name == "torch":
+        if int8:
+            raise ValueError("INT8 runs with the onnxruntime backend only")
+        from ..optional import require
+
+        require("torch", "the torch backend")
         from .torch_backend import TorchBackend
 
         return TorchBackend(model_file, threads=threads)

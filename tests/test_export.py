@@ -1,0 +1,128 @@
+"""ONNX export and INT8 quantization."""
+import shutil
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+import manypose
+from manypose import export
+from manypose.evaluate import evaluate
+from manypose.models import build_network, load_weights
+from manypose.zoo import DEMO_IMAGE, load_model_file
+
+from conftest import shared_path
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return load_model_file()
+
+
+def torch_network(model_file):
+    return load_weights(build_network(model_file.architecture), model_file.weights).eval().fold_batch_norms()
+
+
+def test_export_matches_torch_at_several_sizes(default_model, tmp_path):
+    path = export.export_onnx(default_model, tmp_path / "model.onnx")
+    network = torch_network(default_model)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape in [(1, 3, 320, 320), (1, 3, 416, 640), (2, 3, 640, 352)]:  # dynamic batch, height, width
+        blob = np.random.default_rng(1).random(shape, dtype=np.float32)
+        with torch.no_grad():
+            expected = network(torch.from_numpy(blob)).numpy()
+        assert np.abs(session.run(None, {"images": blob})[0] - expected).max() < 0.01
+
+
+def test_shipped_onnx_is_the_shipped_weights(default_model):
+    reference = np.load(shared_path("reference/yolo11n-pose_raw_139.npz"))
+    session = onnxruntime.InferenceSession(str(default_model.folder / "model.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = torch_network(default_model)(torch.from_numpy(reference["input"])).numpy()
+    shipped = session.run(None, {"images": reference["input"]})[0]
+    assert np.abs(shipped - expected).max() < 0.01
+    assert np.abs(shipped[:, 4] - reference["output"][:, 4]).max() < 1e-3
+
+
+def test_export_refuses_an_output_that_differs(default_model, tmp_path, monkeypatch):
+    def broken_check(network, path, atol=0.01):
+        raise export.ExportError("ONNX output differs from torch by 1.0")
+
+    monkeypatch.setattr(export, "check_against_torch", broken_check)
+    with pytest.raises(export.ExportError, match="differs"):
+        export.export_onnx(default_model, tmp_path / "bad.onnx")
+    assert list(tmp_path.iterdir()) == [], "nothing half-written is left"
+
+
+def test_models_without_onnx_are_exported_once_into_the_cache(tmp_path, capsys):
+    folder = tmp_path / "copy"
+    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("*.onnx"))
+    first = manypose.load(folder)
+    assert "exporting" in capsys.readouterr().err
+    second = manypose.load(folder)
+    assert "exporting" not in capsys.readouterr().err
+    assert np.allclose(first(DEMO_IMAGE).keypoints, second(DEMO_IMAGE).keypoints)
+
+
+def test_shipped_int8_keeps_the_accuracy(dev_annotations, dev_images):
+    fp32 = evaluate(manypose.load(score_threshold=0.01), dev_annotations, dev_images, progress=False)[0]
+    int8 = evaluate(manypose.load(score_threshold=0.01, int8=True), dev_annotations, dev_images, progress=False)[0]
+    assert int8["AP"] >= fp32["AP"] - 0.02
+    assert fp32["AP"] >= 0.44
+
+
+def test_shipped_int8_is_quantized_with_a_float_decoder():
+    import onnx
+
+    graph = onnx.load(str(load_model_file().folder / "model-int8.onnx")).graph
+    quantized_convs = {n.input[1] for n in graph.node if n.op_type == "Conv"} & \
+        {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    assert len(quantized_convs) > 80
+    assert graph.node[-1].op_type != "DequantizeLinear", "the decoding runs in float"
+
+
+@pytest.fixture(scope="module")
+def quickly_quantized(tmp_path_factory):
+    """The quantization code path on a few training images (never val2017); the shipped INT8
+    model was made the same way from 32 images by tools/build_bundled_model.sh."""
+    folder = tmp_path_factory.mktemp("int8")
+    model_file = load_model_file()
+    return export.quantize_int8(model_file.folder / "model.onnx", folder / "model-int8.onnx",
+                                shared_path("data/coco-mini/train2017"), model_file.description["input"], count=4)
+
+
+def test_quantization_keeps_the_poses_close(quickly_quantized, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
+    shutil.copy(quickly_quantized, folder / "model-int8.onnx")
+    fp32, int8 = manypose.load(folder)(DEMO_IMAGE), manypose.load(folder, int8=True)(DEMO_IMAGE)
+    assert len(int8) == len(fp32) == 1
+    confident = fp32.keypoints[0, :, 2] > 0.5
+    assert np.median(np.abs(int8.keypoints[0, confident, :2] - fp32.keypoints[0, confident, :2])) < 10
+
+
+def test_int8_without_calibration_images_explains(tmp_path, monkeypatch):
+    monkeypatch.delenv("MANYPOSE_CALIBRATION_IMAGES", raising=False)
+    folder = tmp_path / "copy"
+    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
+    with pytest.raises(ValueError, match="calibration images"):
+        manypose.load(folder, int8=True)
+
+
+def test_int8_is_made_on_first_use_and_cached(tmp_path, capsys, monkeypatch, quickly_quantized):
+    folder = tmp_path / "copy"
+    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
+    made = []
+
+    def quantize_from_the_fixture(fp32_path, out_path, *args, **kwargs):
+        made.append(out_path)  # the real quantization is covered above; here, the caching around it
+        shutil.copy(quickly_quantized, out_path)
+        return out_path
+
+    monkeypatch.setattr(export, "quantize_int8", quantize_from_the_fixture)
+    manypose.load(folder, int8=True, calibration_images=shared_path("data/coco-mini/train2017"))
+    assert "quantizing" in capsys.readouterr().err and len(made) == 1
+    assert len(manypose.load(folder, int8=True)(DEMO_IMAGE)) == 1  # cached: no calibration needed
+    assert len(made) == 1
