@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-INSTALL_HINT = "pip install 'manypose[torch]' (with a CPU build of torch, e.g. pip install torch==2.13.0 onnx)"
+INSTALL_HINTS = {
+    "openvino": "pip install 'manypose[openvino]'",
+    "default": "pip install 'manypose[torch]' (with a CPU build of torch, e.g. pip install torch==2.13.0 onnx)",
+}
 
 
 class MissingDependency(ImportError):
@@ -16,4 +19,5 @@ def require(module: str, purpose: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise MissingDependency(f"{purpose} needs {module}: {INSTALL_HINT}") from None
+        hint = INSTALL_HINTS.get(module, INSTALL_HINTS["default"])
+        raise MissingDependency(f"{purpose} needs {module}: {hint}") from None

@@ -10,25 +10,32 @@ from manypose.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")
-def both_backends():
-    return (manypose.load(backend="torch", score_threshold=0.01),
-            manypose.load(backend="onnxruntime", score_threshold=0.01))
+def reference_backend():
+    return manypose.load(backend="onnxruntime", score_threshold=0.01)
 
 
-def test_same_poses_on_dev_images(both_backends, dev_images):
-    with_torch, with_onnx = both_backends
-    for path in sorted(dev_images.glob("*.jpg"))[:8]:
-        a, b = with_torch(path), with_onnx(path)
-        confident_a, confident_b = a.scores > 0.3, b.scores > 0.3
-        assert confident_a.sum() == confident_b.sum()
-        assert np.abs(a.keypoints[confident_a][..., :2] - b.keypoints[confident_b][..., :2]).max(initial=0) < 0.5
+@pytest.fixture(scope="module", params=["torch", "openvino"])
+def other_backend(request):
+    return manypose.load(backend=request.param, score_threshold=0.01)
 
 
-def test_same_ap_on_the_dev_set(both_backends, dev_annotations, dev_images):
-    with_torch, with_onnx = both_backends
-    ap_torch = evaluate(with_torch, dev_annotations, dev_images, progress=False)[0]["AP"]
-    ap_onnx = evaluate(with_onnx, dev_annotations, dev_images, progress=False)[0]["AP"]
-    assert abs(ap_torch - ap_onnx) <= 0.005
+def test_same_poses_on_dev_images(reference_backend, other_backend, dev_images):
+    errors = []
+    for path in sorted(dev_images.glob("*.jpg"))[:12]:
+        a, b = reference_backend(path), other_backend(path)
+        people_a, people_b = a.keypoints[a.scores > 0.3], b.keypoints[b.scores > 0.3]
+        assert len(people_a) == len(people_b)
+        visible = people_a[..., 2] > 0.5
+        errors.extend(np.abs(people_a[..., :2] - people_b[..., :2])[visible].max(axis=-1))
+    assert len(errors) > 50
+    # openvino may compute in bfloat16: visible keypoints move by about a pixel at most
+    assert max(errors) < 2.0 and np.median(errors) < 0.5
+
+
+def test_same_ap_on_the_dev_set(reference_backend, other_backend, dev_annotations, dev_images):
+    ap_reference = evaluate(reference_backend, dev_annotations, dev_images, progress=False)[0]["AP"]
+    ap_other = evaluate(other_backend, dev_annotations, dev_images, progress=False)[0]["AP"]
+    assert abs(ap_reference - ap_other) <= 0.005
 
 
 def test_onnx_runtime_inference_never_imports_torch():

@@ -3,10 +3,11 @@
 A backend takes a float32 (B, 3, H, W) input blob and returns the network's decoded output as
 a numpy array; pre- and post-processing stay in numpy, shared by every backend. ONNX Runtime
 is the default: it needs no torch once a model is exported (the bundled model ships exported).
+OpenVINO (optional) runs the same ONNX files, in bfloat16 on CPUs that have it.
 """
 from __future__ import annotations
 
-BACKENDS = ("onnxruntime", "torch")
+BACKENDS = ("onnxruntime", "openvino", "torch")
 DEFAULT_BACKEND = "onnxruntime"
 
 
@@ -17,6 +18,17 @@ def create_backend(model_file, name: str = DEFAULT_BACKEND, threads: int | None 
         from .onnx_backend import OnnxBackend
 
         return OnnxBackend(onnx_model_path(model_file, int8, calibration_images), threads=threads)
+    if name == "openvino":
+        from ..optional import require
+        from .exported import onnx_model_path
+
+        require("openvino", "the openvino backend")
+        from .openvino_backend import OpenVinoBackend
+
+        from ..heads import head_from_dict
+
+        head = head_from_dict(model_file.description["heads"][0], model_file.skeleton)
+        return OpenVinoBackend(onnx_model_path(model_file, int8, calibration_images), head, threads=threads)
     if name == "torch":
         if int8:
             raise ValueError("INT8 runs with the onnxruntime backend only")

@@ -1,0 +1,83 @@
+"""Side-by-side speed of manypose's runtimes, and optionally of the original Ultralytics pipeline.
+
+    python benchmarks/runtime_speed.py --images ../shared/data/coco-mini/val2017 \
+        [--ultralytics-python /path/to/scratch-venv/bin/python --checkpoint ../shared/models/yolo11n-pose.pt]
+
+Every configuration runs over the same images in one process run, one after the other, and the
+ratios are printed from those same measurements. The Ultralytics pipeline, when asked for, runs
+in its own interpreter (a scratch venv with ultralytics installed; never a manypose dependency).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import manypose
+from manypose.bench import benchmark
+
+ULTRALYTICS_TIMER = r"""
+import glob, json, statistics, sys, time
+from ultralytics import YOLO
+images = sorted(glob.glob(sys.argv[2] + "/*.jpg"))
+model = YOLO(sys.argv[1])
+for path in images[:3]:
+    model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)
+times = []
+for _ in range(int(sys.argv[3])):
+    for path in images:
+        start = time.perf_counter()
+        result = model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)
+        result[0].keypoints.data.cpu().numpy()
+        times.append(time.perf_counter() - start)
+print(json.dumps({"e2e_ms_median": statistics.median(times) * 1e3, "images": len(images)}))
+"""
+
+CONFIGURATIONS = (("torch fp32", {"backend": "torch"}),
+                  ("onnxruntime fp32", {"backend": "onnxruntime"}),
+                  ("onnxruntime int8", {"backend": "onnxruntime", "int8": True}),
+                  ("openvino", {"backend": "openvino"}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", required=True, help="folder of images")
+    parser.add_argument("--model", default=None, help="manypose model (default: the bundled one)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--ultralytics-python", help="interpreter of a venv with ultralytics installed")
+    parser.add_argument("--checkpoint", help="the Ultralytics .pt for that interpreter")
+    parser.add_argument("--stats-output", help="write all figures as JSON")
+    args = parser.parse_args()
+
+    results = {}
+    for label, options in CONFIGURATIONS:
+        results[label] = benchmark(manypose.load(args.model, **options), args.images, rounds=args.rounds)
+    if args.ultralytics_python:
+        if not args.checkpoint:
+            parser.error("--ultralytics-python needs --checkpoint")
+        output = subprocess.run([args.ultralytics_python, "-c", ULTRALYTICS_TIMER, args.checkpoint, args.images,
+                                 str(args.rounds)], capture_output=True, text=True, check=True).stdout
+        results["ultralytics (original)"] = json.loads(output.strip().splitlines()[-1])
+
+    print(f"{'configuration':<24} {'e2e ms':>8} {'network ms':>11} {'e2e/network':>12}")
+    for label, stats in results.items():
+        network = stats.get("network_ms_median")
+        print(f"{label:<24} {stats['e2e_ms_median']:>8.1f} {network or float('nan'):>11.1f} "
+              f"{stats.get('e2e_over_network', float('nan')):>12.2f}")
+    fp32, int8 = results["onnxruntime fp32"], results["onnxruntime int8"]
+    print(f"int8 / fp32 end to end: {int8['e2e_ms_median'] / fp32['e2e_ms_median']:.2f}")
+    print(f"onnxruntime / torch end to end: {fp32['e2e_ms_median'] / results['torch fp32']['e2e_ms_median']:.2f}")
+    if "ultralytics (original)" in results:
+        original = results["ultralytics (original)"]["e2e_ms_median"]
+        print("speed-up over the original, end to end: " + ", ".join(
+            f"{label} {original / stats['e2e_ms_median']:.2f}x" for label, stats in results.items()
+            if label != "ultralytics (original)"))
+    if args.stats_output:
+        with open(args.stats_output, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
