@@ -119,3 +119,13 @@ def test_installed_entry_point_explains_itself():
     result = subprocess.run([sys.executable, "-m", "manypose.cli", "predict", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--json-output" in result.stdout and "--model" in result.stdout
+
+
+def test_export_writes_onnx_that_predicts_the_same(tmp_path, capsys):
+    assert main(["export", "yolo11n-pose", str(tmp_path / "m.onnx")]) == 0
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert [d.shape for d in session.get_inputs()] == [["batch", 3, "height", "width"]]
+    assert main(["export", "yolo11n-pose", str(tmp_path / "q.onnx"), "--int8"]) == 2
+    assert "--calibration-images" in capsys.readouterr().err

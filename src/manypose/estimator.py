@@ -48,7 +48,7 @@ class PoseEstimator:
                 f"input={self.input['size']})")
 
     def __call__(self, image) -> Poses:
-        if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        if isinstance(image, str) or hasattr(image, "__fspath__"):
             image = read_image(image)
         else:
             image = as_bgr(image)

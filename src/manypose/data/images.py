@@ -33,7 +33,8 @@ def read_image(path) -> np.ndarray:
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode)")
+        raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode; "
+                             "OpenCV also refuses images over 2^30 pixels)")
     return as_bgr(image, source=str(path))
 
 
