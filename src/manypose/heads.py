@@ -26,7 +26,26 @@ class PoseObjectsHead:
         return data
 
 
-HEAD_TYPES = {"pose_objects": PoseObjectsHead}
+@dataclass(frozen=True)
+class PafHead:
+    """Bottom-up OpenPose fields: keypoint heatmaps (plus background) and part affinity fields,
+    one (x, y) pair of channels per limb in `limbs`."""
+
+    skeleton: Skeleton
+    heatmaps: int = 19
+    pafs: int = 38
+    stride: int = 8
+    limbs: tuple[tuple[int, int], ...] = ()
+    kind: str = "paf"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("skeleton")
+        data["limbs"] = [list(limb) for limb in self.limbs]
+        return data
+
+
+HEAD_TYPES = {"pose_objects": PoseObjectsHead, "paf": PafHead}
 
 
 def head_from_dict(data: dict, skeleton: Skeleton):
@@ -34,6 +53,7 @@ def head_from_dict(data: dict, skeleton: Skeleton):
     kind = fields.get("kind")
     if kind not in HEAD_TYPES:
         raise ValueError(f"unknown head kind {kind!r}; known: {', '.join(HEAD_TYPES)}")
-    if "strides" in fields:
-        fields["strides"] = tuple(fields["strides"])
+    for key in ("strides", "limbs"):
+        if key in fields:
+            fields[key] = tuple(tuple(v) if isinstance(v, list) else v for v in fields[key])
     return HEAD_TYPES[kind](skeleton=skeleton, **fields)

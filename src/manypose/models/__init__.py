@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .openpose import MobileNetOpenPose
 from .yolo_pose import YoloPoseNet
 
-NETWORKS = {"yolo_pose": YoloPoseNet}
+NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose}
 
 
 def build_network(arch: dict) -> torch.nn.Module:
