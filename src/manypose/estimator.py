@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .data.images import ImageReadError, as_bgr, read_image
-from .data.transforms import letterbox
+from .data.transforms import letterbox, stretch
 from .decoders import decoder_for
 from .heads import head_from_dict
 from .poses import Poses
@@ -32,13 +32,15 @@ class PoseEstimator:
                  calibration_images=None):
         self.model_file = model_file
         self.name = model_file.name
-        self.skeleton = model_file.skeleton
         self.input = dict(model_file.description["input"])
         if input_size:
+            if self.input.get("resize") == "stretch":
+                raise ValueError(f"{self.name} has a fixed input size {self.input['size']}")
             self.input["size"] = int(input_size)
-        head = head_from_dict(model_file.description["heads"][0], self.skeleton)
+        head = head_from_dict(model_file.description["heads"][0], model_file.skeleton)
         self.decoder = decoder_for(head, score_threshold=score_threshold, iou_threshold=iou_threshold,
                                    max_detections=max_detections)
+        self.skeleton = self.decoder.skeleton
         self.int8 = int8
         self.backend = create_backend(model_file, backend, threads=threads, int8=int8,
                                       calibration_images=calibration_images)
@@ -78,9 +80,14 @@ class PoseEstimator:
         return (image, *self.preprocess(image), None)
 
     def preprocess(self, image: np.ndarray):
-        padded, box = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"])
-        blob = cv2.dnn.blobFromImage(padded, self.input["scale"], swapRB=self.input["channels"] == "RGB")
-        return blob, box
+        """The network input blob, and the geometry mapping its pixels back onto the image."""
+        if self.input.get("resize") == "stretch":
+            width, height = self.input["size"]
+            resized, geometry = stretch(image, width, height, self.input.get("interpolation", "linear"))
+        else:
+            resized, geometry = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"])
+        blob = cv2.dnn.blobFromImage(resized, self.input["scale"], swapRB=self.input["channels"] == "RGB")
+        return blob, geometry
 
     def postprocess(self, output: np.ndarray, box, image_shape) -> Poses:
         height, width = image_shape[:2]

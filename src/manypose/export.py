@@ -27,27 +27,40 @@ class ExportError(RuntimeError):
     pass
 
 
-def export_onnx(model_file, out_path, opset: int = OPSET, check: bool = True) -> Path:
-    """Write the network (batch norms folded, outputs decoded) as ONNX; check it against torch."""
-    torch = require("torch", "exporting to ONNX")
-    from .models import build_network, load_weights
+def check_shapes(model_file) -> list[tuple[int, ...]]:
+    """Input shapes to export and check with: a landscape and a portrait letterbox, or the
+    fixed size of models that stretch their input."""
+    spec = model_file.description["input"]
+    if spec.get("resize") == "stretch":
+        width, height = spec["size"]
+        return [(1, 3, height, width)]
+    return list(CHECK_SHAPES)
 
-    network = load_weights(build_network(model_file.architecture), model_file.weights).eval().fold_batch_norms()
+
+def export_onnx(model_file, out_path, opset: int = OPSET, check: bool = True) -> Path:
+    """Write the network (batch norms folded, outputs decoded) as ONNX; check it against torch.
+
+    Height and width are dynamic, except for models with a fixed input size."""
+    torch = require("torch", "exporting to ONNX")
+    from .models import inference_network
+
+    network = inference_network(model_file)
+    shapes = check_shapes(model_file)
+    dynamic = {0: "batch"} if len(shapes) == 1 else {0: "batch", 2: "height", 3: "width"}
     out_path = Path(out_path)
     with _temporary_sibling(out_path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         torch.onnx.export(
-            network, (torch.zeros(CHECK_SHAPES[0]),), str(tmp), input_names=[INPUT_NAME],
+            network, (torch.zeros(shapes[0]),), str(tmp), input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME], opset_version=opset, dynamo=False,
-            dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
-                          OUTPUT_NAME: {0: "batch", 2: "anchors"}})
+            dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: {0: "batch"}})
         if check:
-            check_against_torch(network, tmp)
+            check_against_torch(network, tmp, shapes)
         publish(tmp, out_path)
     return out_path
 
 
-def check_against_torch(network, onnx_path, atol: float = 0.01) -> float:
+def check_against_torch(network, onnx_path, shapes=CHECK_SHAPES, atol: float = 0.01) -> float:
     """Largest difference between ONNX Runtime's and torch's outputs on random inputs."""
     import onnxruntime
     import torch
@@ -55,7 +68,7 @@ def check_against_torch(network, onnx_path, atol: float = 0.01) -> float:
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     worst = 0.0
     generator = np.random.default_rng(0)
-    for shape in CHECK_SHAPES:
+    for shape in shapes:
         blob = generator.random(shape, dtype=np.float32)
         with torch.no_grad():
             expected = network(torch.from_numpy(blob)).numpy()

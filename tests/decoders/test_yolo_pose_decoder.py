@@ -2,6 +2,7 @@ import numpy as np
 
 from manypose.decoders.nms import nms
 from manypose.decoders.yolo_pose import PoseObjectsDecoder
+from manypose.skeleton import COCO17
 
 
 def raw_output(people):
@@ -20,7 +21,7 @@ def test_duplicates_are_suppressed_and_best_kept_first():
         (300, 100, 50, 100, 0.8, 300, 90),  # someone else
         (500, 100, 50, 100, 0.1, 0, 0),     # below threshold
     ])
-    boxes, scores, keypoints = PoseObjectsDecoder(num_keypoints=17, score_threshold=0.25)(output)
+    boxes, scores, keypoints = PoseObjectsDecoder(COCO17, score_threshold=0.25)(output)
     assert np.allclose(scores, [0.9, 0.8])
     assert np.allclose(boxes[0], [77, 51, 127, 151])
     assert keypoints.shape == (2, 17, 3)
@@ -28,13 +29,13 @@ def test_duplicates_are_suppressed_and_best_kept_first():
 
 
 def test_nothing_above_threshold_gives_empty_arrays():
-    boxes, scores, keypoints = PoseObjectsDecoder(17)(raw_output([(10, 10, 5, 5, 0.01, 1, 1)]))
+    boxes, scores, keypoints = PoseObjectsDecoder(COCO17)(raw_output([(10, 10, 5, 5, 0.01, 1, 1)]))
     assert boxes.shape == (0, 4) and scores.shape == (0,) and keypoints.shape == (0, 17, 3)
 
 
 def test_max_detections_caps_the_output():
     people = [(i * 100.0, 50, 20, 20, 0.5 + i / 100, 0, 0) for i in range(10)]
-    boxes, scores, _ = PoseObjectsDecoder(17, max_detections=3)(raw_output(people))
+    boxes, scores, _ = PoseObjectsDecoder(COCO17, max_detections=3)(raw_output(people))
     assert len(scores) == 3 and scores[0] == scores.max()
 
 

@@ -1,11 +1,36 @@
 """Importers of published checkpoints into the manypose model format."""
-from .torch_pickle import CheckpointError, UnsafeCheckpointError
-from .ultralytics import convert_ultralytics, read_ultralytics, ultralytics_model_file
+from __future__ import annotations
 
-__all__ = ["CheckpointError", "UnsafeCheckpointError", "convert_ultralytics", "read_ultralytics",
-           "ultralytics_model_file", "convert"]
+import zipfile
+from pathlib import Path
+
+from .. import modelfile
+from .graphdef import GraphDefError
+from .tf_pose import tf_pose_model_file
+from .torch_pickle import CheckpointError, UnsafeCheckpointError
+from .ultralytics import read_ultralytics, ultralytics_model_file
+
+__all__ = ["CheckpointError", "UnsafeCheckpointError", "GraphDefError", "read_ultralytics",
+           "model_file_from_checkpoint", "convert", "CHECKPOINT_SUFFIXES"]
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".pb")
+
+
+def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
+    """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose (.pt, a
+    PyTorch zip) or tf-pose-estimation's MobileNetV2 OpenPose (.pb, a frozen TensorFlow graph)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    if zipfile.is_zipfile(path):
+        return ultralytics_model_file(path, name)
+    if path.suffix == ".pb":
+        return tf_pose_model_file(path, name)
+    raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics .pt zip archive or a "
+                          "tf-pose .pb frozen graph)")
 
 
 def convert(checkpoint, out_folder, name=None, dtype="float16"):
-    """Convert a published checkpoint (today: Ultralytics YOLOv8/YOLO11-pose .pt)."""
-    return convert_ultralytics(checkpoint, out_folder, name=name, dtype=dtype)
+    """Convert a published checkpoint into a manypose model folder."""
+    model = model_file_from_checkpoint(checkpoint, name or Path(out_folder).name)
+    return modelfile.save(out_folder, model.description, model.weights, dtype=dtype)

@@ -118,11 +118,5 @@ def ultralytics_model_file(checkpoint, name: str | None = None) -> modelfile.Mod
     return modelfile.ModelFile(description, tensors)
 
 
-def convert_ultralytics(checkpoint, out_folder, name: str | None = None, dtype: str = "float16") -> Path:
-    """Convert an Ultralytics pose checkpoint into a manypose model folder."""
-    model = ultralytics_model_file(checkpoint, name or Path(out_folder).name)
-    return modelfile.save(out_folder, model.description, model.weights, dtype=dtype)
-
-
 def _sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

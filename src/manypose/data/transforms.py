@@ -50,3 +50,24 @@ def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: i
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The image resized to a fixed input size, aspect ratio not kept."""
+
+    scale_x: float
+    scale_y: float
+
+    def to_original(self, xy: np.ndarray) -> np.ndarray:
+        xy[..., 0] /= self.scale_x
+        xy[..., 1] /= self.scale_y
+        return xy
+
+
+INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
+
+
+def stretch(image: np.ndarray, width: int, height: int, interpolation: str = "linear"):
+    resized = cv2.resize(image, (width, height), interpolation=INTERPOLATIONS[interpolation])
+    return resized, Stretch(width / image.shape[1], height / image.shape[0])

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..skeleton import Skeleton
 from .nms import nms
 
 MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first
@@ -14,7 +15,7 @@ MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first
 class PoseObjectsDecoder:
     """Threshold on the person score, NMS on boxes, keep at most `max_detections`."""
 
-    num_keypoints: int
+    skeleton: Skeleton
     num_classes: int = 1
     score_threshold: float = 0.25
     iou_threshold: float = 0.7
@@ -30,8 +31,9 @@ class PoseObjectsDecoder:
         centres, sizes = chosen[:, 0:2], chosen[:, 2:4]
         boxes = np.concatenate((centres - sizes / 2, centres + sizes / 2), axis=1)
         kept = nms(boxes, scores[candidates], self.iou_threshold, self.max_detections)
-        keypoint_dims = (output.shape[0] - 4 - self.num_classes) // self.num_keypoints
-        keypoints = chosen[kept, 4 + self.num_classes:].reshape(len(kept), self.num_keypoints, keypoint_dims)
+        num_keypoints = len(self.skeleton)
+        keypoint_dims = (output.shape[0] - 4 - self.num_classes) // num_keypoints
+        keypoints = chosen[kept, 4 + self.num_classes:].reshape(len(kept), num_keypoints, keypoint_dims)
         if keypoints.shape[2] == 2:  # models without visibility: every keypoint counts as seen
             keypoints = np.concatenate((keypoints, np.ones_like(keypoints[..., :1])), axis=2)
         return boxes[kept], scores[candidates][kept], keypoints

@@ -39,3 +39,10 @@ def load_weights(network: torch.nn.Module, weights: dict[str, np.ndarray]) -> to
                                                  if v.dtype.kind == "f" else v)
                              for k, v in weights.items()}, strict=False)
     return network
+
+
+def inference_network(model_file) -> torch.nn.Module:
+    """The model's network with its weights, in eval mode, batch norms folded where it has any."""
+    network = load_weights(build_network(model_file.architecture), model_file.weights).eval()
+    fold = getattr(network, "fold_batch_norms", None)
+    return fold() if fold else network

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..models import build_network, load_weights
+from ..models import inference_network
 
 
 class TorchBackend:
@@ -13,8 +13,7 @@ class TorchBackend:
     def __init__(self, model_file, threads: int | None = None):
         if threads:
             torch.set_num_threads(threads)
-        network = build_network(model_file.architecture)
-        self.network = load_weights(network, model_file.weights).eval().fold_batch_norms()
+        self.network = inference_network(model_file)
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

@@ -70,10 +70,10 @@ def resolve(name_or_path=None) -> Path:
 
 def load_model_file(name_or_path=None) -> modelfile.ModelFile:
     path = resolve(name_or_path)
-    if path.is_file() and path.suffix == ".pt":
-        from ..convert import ultralytics_model_file
+    if path.is_file() and path.suffix != ".json":
+        from ..convert import model_file_from_checkpoint
 
-        return ultralytics_model_file(path)
+        return model_file_from_checkpoint(path)
     return modelfile.load(path)
 
 
