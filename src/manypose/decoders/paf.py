@@ -27,6 +27,13 @@ OPENPOSE18_LIMBS = (
     (2, 16, 18, 19), (5, 17, 26, 27),
 )
 
+# the published limbs plus shoulder-shoulder, hip-hip, shoulder-hip, nose-shoulder and ear-ear:
+# people stay connected when the neck (needs both shoulders) or a joint is missing. For
+# models trained by manypose; field channels 38.. follow the published ones.
+DENSE_EXTRA_LIMBS = ((2, 5), (8, 11), (2, 8), (5, 11), (0, 2), (0, 5), (16, 17))
+OPENPOSE18_DENSE_LIMBS = OPENPOSE18_LIMBS + tuple(
+    (a, b, 38 + 2 * i, 39 + 2 * i) for i, (a, b) in enumerate(DENSE_EXTRA_LIMBS))
+
 
 @dataclass(frozen=True)
 class PafDecoder:
@@ -38,6 +45,7 @@ class PafDecoder:
     upsample: int = 4
     smooth_sigma: float = 3.0
     peak_threshold: float = 0.05
+    min_peak_distance: float = 3.0  # upsampled pixels; flat tops give several equal maxima
     samples: int = 10
     sample_threshold: float = 0.05
     min_aligned_samples: int = 7
@@ -72,14 +80,26 @@ class PafDecoder:
         return heatmaps.reshape(size[1], size[0], -1), pafs
 
     def find_peaks(self, heatmaps: np.ndarray) -> list[np.ndarray]:
-        """Per part, candidates as rows (x, y, score): 3x3 local maxima above the threshold."""
+        """Per part, candidates as rows (x, y, score): 3x3 local maxima above the threshold,
+        at least `min_peak_distance` apart (the stronger one stays)."""
         maxima = cv2.dilate(heatmaps, np.ones((3, 3), np.uint8)).reshape(heatmaps.shape)
         is_peak = (heatmaps == maxima) & (heatmaps > self.peak_threshold)
         peaks = []
         for part in range(self.num_parts):
             ys, xs = np.nonzero(is_peak[:, :, part])
-            peaks.append(np.stack((xs, ys, heatmaps[ys, xs, part]), axis=1).astype(np.float32))
+            candidates = np.stack((xs, ys, heatmaps[ys, xs, part]), axis=1).astype(np.float32)
+            peaks.append(self._apart(candidates[np.argsort(-candidates[:, 2], kind="stable")]))
         return peaks
+
+    def _apart(self, candidates: np.ndarray) -> np.ndarray:
+        if len(candidates) < 2:
+            return candidates
+        distance = np.linalg.norm(candidates[:, None, :2] - candidates[None, :, :2], axis=2)
+        keep = np.ones(len(candidates), bool)
+        for i in range(len(candidates)):
+            if keep[i]:
+                keep[i + 1:] &= distance[i, i + 1:] >= self.min_peak_distance
+        return candidates[keep]
 
     def connect(self, pafs, peaks_a, peaks_b, channel_x, channel_y) -> np.ndarray:
         """Chosen connections of one limb as rows (index a, index b, score)."""
@@ -126,7 +146,19 @@ class PafDecoder:
                     totals[owners[0]] += self._extend(people[owners[0]], ((part_a, a), (part_b, b)), peaks) + score
                 else:
                     self._merge(people, totals, owners[0], owners[1], score)
+        if self.min_parts == 1:
+            self._add_unconnected_parts(people, totals, peaks)
         return self._keep_confident(people, totals)
+
+    def _add_unconnected_parts(self, people, totals, peaks) -> None:
+        """Parts joined to nobody become one-part people (only kept when min_parts is 1)."""
+        for part, candidates in enumerate(peaks):
+            used = {int(person[part]) for person in people}
+            for index in set(range(len(candidates))) - used:
+                person = np.full(self.num_parts, -1, np.int64)
+                person[part] = index
+                people.append(person)
+                totals.append(float(candidates[index, 2]))
 
     @staticmethod
     def _extend(person, parts, peaks) -> float:

@@ -1,0 +1,52 @@
+"""The PAF decoder on synthetic fields with known answers."""
+import numpy as np
+
+from manypose.decoders.paf import PafDecoder
+from manypose.encoders import PafEncoder
+from manypose.skeleton import COCO17, OPENPOSE18
+
+
+def standing_person(x0: float, y0: float, scale: float = 1.0) -> np.ndarray:
+    """OpenPose-18 keypoints (x, y, v) of a simple upright figure, in input pixels."""
+    layout = {"nose": (0, 0), "neck": (0, 20), "right_shoulder": (-15, 20), "right_elbow": (-20, 45),
+              "right_wrist": (-22, 70), "left_shoulder": (15, 20), "left_elbow": (20, 45), "left_wrist": (22, 70),
+              "right_hip": (-10, 75), "right_knee": (-12, 110), "right_ankle": (-12, 145), "left_hip": (10, 75),
+              "left_knee": (12, 110), "left_ankle": (12, 145), "right_eye": (-5, -5), "left_eye": (5, -5),
+              "right_ear": (-10, -2), "left_ear": (10, -2)}
+    person = np.zeros((18, 3), np.float32)
+    for name, (dx, dy) in layout.items():
+        person[OPENPOSE18.index(name)] = (x0 + dx * scale, y0 + dy * scale, 2)
+    return person
+
+
+def test_two_people_are_found_with_their_keypoints():
+    people = np.stack([standing_person(100, 40, 1.2), standing_person(260, 60, 1.0)])
+    heatmaps, pafs = PafEncoder()(people, 30, 48)
+    boxes, scores, keypoints = PafDecoder(smooth_sigma=0)(np.concatenate((heatmaps, pafs)))
+    assert len(keypoints) == 2 and keypoints.shape[1:] == (17, 3)
+    expected = people[:, [OPENPOSE18.index(name) for name in COCO17.keypoints], :2]
+    for person in expected:
+        match = min(keypoints, key=lambda k: np.abs(k[:, :2] - person).mean())
+        assert np.abs(match[:, :2] - person).max() < 4.0
+    assert (scores > 0.3).all() and (boxes[:, 2] > boxes[:, 0]).all()
+
+
+def test_flat_peaks_are_one_candidate():
+    heatmaps = np.zeros((19, 10, 10), np.float32)
+    heatmaps[1, 4, 4:6] = 1.0  # two equal cells side by side
+    decoder = PafDecoder(smooth_sigma=0)
+    peaks = decoder.find_peaks(decoder.upsampled(np.concatenate((heatmaps, np.zeros((38, 10, 10), np.float32))))[0])
+    assert len(peaks[1]) == 1
+
+
+def test_no_people_in_empty_fields():
+    boxes, scores, keypoints = PafDecoder()(np.zeros((57, 20, 20), np.float32))
+    assert keypoints.shape == (0, 17, 3) and scores.shape == (0,) and boxes.shape == (0, 4)
+
+
+def test_too_few_parts_are_dropped():
+    person = np.zeros((1, 18, 3), np.float32)
+    person[0, :2] = standing_person(80, 40)[:2]  # nose and neck only
+    heatmaps, pafs = PafEncoder()(person, 30, 30)
+    assert len(PafDecoder(smooth_sigma=0, min_parts=4)(np.concatenate((heatmaps, pafs)))[2]) == 0
+    assert len(PafDecoder(smooth_sigma=0, min_parts=2, min_person_score=0)(np.concatenate((heatmaps, pafs)))[2]) == 1
