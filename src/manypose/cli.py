@@ -204,10 +204,10 @@ def _add_convert(commands) -> None:
     p = commands.add_parser(
         "convert", help="convert a published checkpoint into a manypose model folder",
         description="Convert a published checkpoint into a manypose model folder (model.json + "
-                    "weights.safetensors): an Ultralytics YOLOv8-pose / YOLO11-pose .pt (any size), read "
-                    "without ultralytics and without running pickled code, or a tf-pose-estimation "
-                    "MobileNetV2 .pb frozen graph, read without TensorFlow.")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt or .pb file")
+                    "weights.safetensors): an Ultralytics YOLOv8-pose / YOLO11-pose .pt (any size) or a "
+                    "Lightweight OpenPose .pth, read without their code and without running pickled "
+                    "code, or a tf-pose-estimation MobileNetV2 .pb frozen graph, read without TensorFlow.")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt, .pth or .pb file")
     p.add_argument("out", metavar="OUT", help="folder to write (created if missing)")
     p.add_argument("--name", help="model name (default: the folder name)")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16",

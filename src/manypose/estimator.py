@@ -86,7 +86,8 @@ class PoseEstimator:
             resized, geometry = stretch(image, width, height, self.input.get("interpolation", "linear"))
         else:
             resized, geometry = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"])
-        blob = cv2.dnn.blobFromImage(resized, self.input["scale"], swapRB=self.input["channels"] == "RGB")
+        blob = cv2.dnn.blobFromImage(resized, self.input["scale"], mean=tuple(self.input.get("pixel_mean", (0, 0, 0))),
+                                     swapRB=self.input["channels"] == "RGB")
         return blob, geometry
 
     def postprocess(self, output: np.ndarray, box, image_shape) -> Poses:

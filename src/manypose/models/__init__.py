@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .lightweight_openpose import LightweightOpenPose
 from .openpose import MobileNetOpenPose
 from .yolo_pose import YoloPoseNet
 
-NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose}
+NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose,
+            "lightweight_openpose": LightweightOpenPose}
 
 
 def build_network(arch: dict) -> torch.nn.Module:
