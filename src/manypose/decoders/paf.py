@@ -61,10 +61,8 @@ class PafDecoder:
     def __call__(self, fields: np.ndarray):
         heatmaps, pafs = self.upsampled(fields)
         peaks = self.find_peaks(heatmaps)
-        connections = [self.connect(pafs, peaks[a], peaks[b], cx, cy) for a, b, cx, cy in self.limbs]
-        people, scores = self.assemble(peaks, connections)
-        keypoints = self.keypoints_of(people, peaks) * np.array([self.stride / self.upsample] * 2 + [1],
-                                                                 dtype=np.float32)
+        keypoints, scores = self.group(pafs, peaks)
+        keypoints *= np.array([self.stride / self.upsample] * 2 + [1], dtype=np.float32)
         if self.skeleton is COCO17:
             keypoints = openpose18_to_coco17(keypoints)
         return boxes_around(keypoints), scores, keypoints
@@ -100,6 +98,12 @@ class PafDecoder:
             if keep[i]:
                 keep[i + 1:] &= distance[i, i + 1:] >= self.min_peak_distance
         return candidates[keep]
+
+    def group(self, pafs, peaks):
+        """People's keypoints (N, parts, 3) in upsampled-map pixels, and their scores."""
+        connections = [self.connect(pafs, peaks[a], peaks[b], cx, cy) for a, b, cx, cy in self.limbs]
+        people, scores = self.assemble(peaks, connections)
+        return self.keypoints_of(people, peaks), scores
 
     def connect(self, pafs, peaks_a, peaks_b, channel_x, channel_y) -> np.ndarray:
         """Chosen connections of one limb as rows (index a, index b, score)."""
