@@ -10,6 +10,7 @@ import numpy as np
 from .. import modelfile
 from ..heads import PafHead
 from ..skeleton import OPENPOSE18
+from .fit import check_weights_fit
 from .torch_pickle import CheckpointError, load_checkpoint
 
 LICENSE = "Apache-2.0"
@@ -81,19 +82,14 @@ def description(arch: dict, name: str, provenance: dict) -> dict:
 def lightweight_openpose_model_file(checkpoint, name: str | None = None,
                                     refinement_stages: int | None = None) -> modelfile.ModelFile:
     """A Lightweight OpenPose .pth (a dict with 'state_dict', or a bare state dict) as a model."""
-    from ..optional import require
-
-    require("torch", "converting a checkpoint")
-    from ..models import build_network, load_weights
-
     content = load_checkpoint(checkpoint)
     state = content.get("state_dict", content) if isinstance(content, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise CheckpointError(f"{checkpoint}: holds no state dict of tensors")
     try:
         arch, weights = map_state_dict(state, refinement_stages)
-        load_weights(build_network(arch), weights)
-    except (CheckpointError, ValueError) as error:
+    except CheckpointError as error:
         raise CheckpointError(f"{checkpoint}: {error}") from None
+    check_weights_fit(arch, weights, checkpoint)
     provenance = {"source_file": Path(checkpoint).name, "source_format": "Lightweight OpenPose state dict"}
     return modelfile.ModelFile(description(arch, name or Path(checkpoint).stem, provenance), weights)

