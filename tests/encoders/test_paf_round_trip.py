@@ -58,3 +58,14 @@ def test_coco_to_openpose_neck_needs_both_shoulders():
     converted = coco17_to_openpose18(keypoints)
     neck = OPENPOSE18.index("neck")
     assert tuple(converted[0, neck]) == (20, 20, 2) and converted[1, neck, 2] == 0
+
+
+def test_encoder_and_decoder_are_chosen_from_the_head():
+    from manypose.decoders import decoder_for
+    from manypose.encoders import encoder_for
+    from manypose.heads import PafHead, PoseObjectsHead
+
+    head = PafHead(OPENPOSE18, limbs=OPENPOSE18_DENSE_LIMBS)
+    assert encoder_for(head).limbs == decoder_for(head).limbs == OPENPOSE18_DENSE_LIMBS
+    with pytest.raises(ValueError, match="no encoder"):
+        encoder_for(PoseObjectsHead(COCO17))
