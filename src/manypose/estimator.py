@@ -24,7 +24,8 @@ class StreamResult(NamedTuple):
 
 
 class PoseEstimator:
-    """Image (BGR array or path) -> Poses, with letterbox, network, decoding and NMS."""
+    """Image (BGR array or path) -> Poses: resize (letterbox or stretch), network, decoder,
+    and coordinates mapped back onto the image."""
 
     def __init__(self, model_file, backend: str = DEFAULT_BACKEND, score_threshold: float = 0.25,
                  iou_threshold: float = 0.7, max_detections: int = 300,
@@ -54,8 +55,8 @@ class PoseEstimator:
             image = read_image(image)
         else:
             image = as_bgr(image)
-        blob, box = self.preprocess(image)
-        return self.postprocess(self.backend(blob)[0], box, image.shape)
+        blob, geometry = self.preprocess(image)
+        return self.postprocess(self.backend(blob)[0], geometry, image.shape)
 
     def stream(self, paths):
         """Yield a `StreamResult` per file, in order. The next file is read and letterboxed on a
@@ -64,13 +65,14 @@ class PoseEstimator:
         with ThreadPoolExecutor(max_workers=1) as reader:
             pending = reader.submit(self._load, paths[0]) if paths else None
             for index, path in enumerate(paths):
-                image, blob, box, error = pending.result()
+                image, blob, geometry, error = pending.result()
                 if index + 1 < len(paths):
                     pending = reader.submit(self._load, paths[index + 1])
                 if error is not None:
                     yield StreamResult(path, None, None, error)
                 else:
-                    yield StreamResult(path, image, self.postprocess(self.backend(blob)[0], box, image.shape), None)
+                    poses = self.postprocess(self.backend(blob)[0], geometry, image.shape)
+                    yield StreamResult(path, image, poses, None)
 
     def _load(self, path):
         try:
@@ -87,14 +89,14 @@ class PoseEstimator:
         else:
             resized, geometry = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"])
         blob = cv2.dnn.blobFromImage(resized, self.input["scale"], mean=tuple(self.input.get("pixel_mean", (0, 0, 0))),
-                                     swapRB=self.input["channels"] == "RGB")
+                                     swapRB=self.input["channels"] == "RGB")  # (pixel - mean) * scale
         return blob, geometry
 
-    def postprocess(self, output: np.ndarray, box, image_shape) -> Poses:
+    def postprocess(self, output: np.ndarray, geometry, image_shape) -> Poses:
         height, width = image_shape[:2]
         boxes, scores, keypoints = self.decoder(output)
-        boxes = box.to_original(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
-        box.to_original(keypoints)
+        boxes = geometry.to_original(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
+        geometry.to_original(keypoints)
         np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
         np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
         np.clip(keypoints[..., 0], 0, width, out=keypoints[..., 0])

@@ -4,6 +4,7 @@ Needs torch (export) and onnx (quantization); running the results needs only onn
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -146,18 +147,13 @@ def float_nodes(onnx_path) -> list[str]:
     return head + tail
 
 
-class _temporary_sibling:
+@contextlib.contextmanager
+def _temporary_sibling(path: Path):
     """A temporary path next to `path`, removed on exit unless it was moved into place."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(fd)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, *exc):
-        self.tmp.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)

@@ -62,9 +62,10 @@ class ModelFile:
 
 
 def default_input(size: int = 640) -> dict:
-    """Letterboxed RGB scaled to 0..1, padded with grey 114 to a multiple of the stride."""
+    """Letterboxed RGB scaled to 0..1, padded with grey 114 to a multiple of the stride.
+    The network sees (pixel - pixel_mean) * scale."""
     return {"size": size, "stride": 32, "channels": "RGB", "scale": 1 / 255.0,
-            "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "pad_value": 114}
+            "pixel_mean": [0, 0, 0], "pad_value": 114}
 
 
 def save(folder, description: dict, weights: dict[str, np.ndarray], dtype: str = "float16") -> Path:
