@@ -172,7 +172,7 @@ def _add_export(commands) -> None:
         description="Export a model to ONNX with dynamic height and width, checking that ONNX Runtime's "
                     "outputs equal torch's. With --int8, also write a statically quantized model "
                     "calibrated on --calibration-images. Needs torch and onnx.")
-    p.add_argument("model", metavar="MODEL", help="model name, folder or Ultralytics .pt")
+    p.add_argument("model", metavar="MODEL", help="model name, model folder, or checkpoint (.pt, .pth, .pb)")
     p.add_argument("out", metavar="OUT.onnx", help="file to write")
     p.add_argument("--int8", action="store_true", help="write the INT8 model instead")
     p.add_argument("--calibration-images", metavar="DIR", help="images to calibrate INT8 with")

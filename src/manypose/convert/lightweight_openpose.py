@@ -79,10 +79,11 @@ def description(arch: dict, name: str, provenance: dict) -> dict:
     }
 
 
-def lightweight_openpose_model_file(checkpoint, name: str | None = None,
-                                    refinement_stages: int | None = None) -> modelfile.ModelFile:
-    """A Lightweight OpenPose .pth (a dict with 'state_dict', or a bare state dict) as a model."""
-    content = load_checkpoint(checkpoint)
+def lightweight_openpose_model_file(checkpoint, name: str | None = None, refinement_stages: int | None = None,
+                                    content=None) -> modelfile.ModelFile:
+    """A Lightweight OpenPose .pth (a dict with 'state_dict', or a bare state dict) as a model;
+    `content` is the file's content when it has been read already."""
+    content = load_checkpoint(checkpoint) if content is None else content
     state = content.get("state_dict", content) if isinstance(content, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise CheckpointError(f"{checkpoint}: holds no state dict of tensors")

@@ -17,9 +17,10 @@ KNOWN_BLOCKS = {"Conv", "C2f", "C3k2", "SPPF", "C2PSA", "nn.Upsample", "Concat",
 LICENSE = "AGPL-3.0"
 
 
-def read_ultralytics(path) -> tuple[dict, dict[str, np.ndarray], dict]:
-    """(architecture description, state dict, provenance) of an Ultralytics pose checkpoint."""
-    checkpoint = load_checkpoint(path)
+def read_ultralytics(path, checkpoint=None) -> tuple[dict, dict[str, np.ndarray], dict]:
+    """(architecture description, state dict, provenance) of an Ultralytics pose checkpoint;
+    `checkpoint` is the file's content when it has been read already."""
+    checkpoint = load_checkpoint(path) if checkpoint is None else checkpoint
     if not isinstance(checkpoint, dict) or not ({"model", "ema"} & checkpoint.keys()):
         raise CheckpointError(f"{path}: not an Ultralytics checkpoint (no 'model' entry)")
     model = checkpoint.get("ema") or checkpoint.get("model")
@@ -93,9 +94,9 @@ def skeleton_for(keypoint_shape) -> Skeleton:
     return Skeleton(name=f"custom{count}", keypoints=names, edges=(), sigmas=(0.05,) * count)
 
 
-def ultralytics_model_file(checkpoint, name: str | None = None) -> modelfile.ModelFile:
+def ultralytics_model_file(checkpoint, name: str | None = None, content=None) -> modelfile.ModelFile:
     """An Ultralytics pose checkpoint as an in-memory manypose model (weights checked to fit)."""
-    arch, tensors, provenance = read_ultralytics(checkpoint)
+    arch, tensors, provenance = read_ultralytics(checkpoint, content)
     check_weights_fit(arch, tensors, checkpoint)
     skeleton = skeleton_for(arch["keypoint_shape"])
     description = {

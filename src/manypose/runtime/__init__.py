@@ -11,29 +11,25 @@ BACKENDS = ("onnxruntime", "openvino", "torch")
 DEFAULT_BACKEND = "onnxruntime"
 
 
-def create_backend(model_file, name: str = DEFAULT_BACKEND, threads: int | None = None,
+def create_backend(model_file, head, name: str = DEFAULT_BACKEND, threads: int | None = None,
                    int8: bool = False, calibration_images=None):
+    """A backend running `model_file`; `head` is its head metadata (see heads.py)."""
+    from ..optional import require
+
     if name == "onnxruntime":
         from .exported import onnx_model_path
         from .onnx_backend import OnnxBackend
 
         return OnnxBackend(onnx_model_path(model_file, int8, calibration_images), threads=threads)
     if name == "openvino":
-        from ..optional import require
-        from .exported import onnx_model_path
-
         require("openvino", "the openvino backend")
+        from .exported import onnx_model_path
         from .openvino_backend import OpenVinoBackend
 
-        from ..heads import head_from_dict
-
-        head = head_from_dict(model_file.description["heads"][0], model_file.skeleton)
         return OpenVinoBackend(onnx_model_path(model_file, int8, calibration_images), head, threads=threads)
     if name == "torch":
         if int8:
             raise ValueError("INT8 runs with the onnxruntime backend only")
-        from ..optional import require
-
         require("torch", "the torch backend")
         from .torch_backend import TorchBackend
 

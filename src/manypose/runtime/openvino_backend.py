@@ -2,8 +2,9 @@
 
 OpenVINO picks the fastest precision the CPU offers: bfloat16 on CPUs with AMX / AVX512-BF16,
 float32 elsewhere. bfloat16 keeps 8 significant bits, so decoded coordinates (hundreds of
-pixels) would land on 2-4 pixel steps: the network is cut before its decoding, which runs in
-float32 numpy instead. Each input shape is compiled once and kept.
+pixels) would land on 2-4 pixel steps: networks that decode coordinates in the graph (poses as
+objects) are cut before their decoding, which runs in float32 numpy instead; networks that
+output fields (heatmaps, PAFs) run whole. Each input shape is compiled once and kept.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import openvino
 
 from ..decoders.yolo_pose_fields import REG_MAX, decode_levels
+from ..heads import PoseObjectsHead
 
 MAX_COMPILED_SHAPES = 16
 
@@ -21,7 +23,9 @@ class OpenVinoBackend:
     def __init__(self, onnx_path, head, threads: int | None = None):
         self.core = openvino.Core()
         self.head = head
-        self.model = self._cut_before_decoding(self.core.read_model(str(onnx_path)))
+        model = self.core.read_model(str(onnx_path))
+        self.decodes_in_graph = isinstance(head, PoseObjectsHead)
+        self.model = self._cut_before_decoding(model) if self.decodes_in_graph else model
         self.config = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
@@ -51,5 +55,7 @@ class OpenVinoBackend:
     def __call__(self, blob: np.ndarray) -> np.ndarray:
         request = self._request_for(blob.shape)
         request.infer({0: blob})
+        if not self.decodes_in_graph:
+            return request.get_output_tensor(0).data.copy()
         levels = [request.get_output_tensor(i).data for i in range(len(self.head.strides))]
         return decode_levels(levels, self.head.strides, self.head.num_classes, (len(self.head.skeleton), 3))
