@@ -1,6 +1,8 @@
 """The estimator: a model is a callable, `poses = estimator(image)`."""
 from __future__ import annotations
 
+import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -59,27 +61,30 @@ class PoseEstimator:
         return self.postprocess(self.backend(blob)[0], geometry, image.shape)
 
     def stream(self, paths):
-        """Yield a `StreamResult` per file, in order. The next file is read and letterboxed on a
-        second thread while the network runs on the current one."""
-        paths = [Path(p) for p in paths]
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            pending = reader.submit(self._load, paths[0]) if paths else None
-            for index, path in enumerate(paths):
-                image, blob, geometry, error = pending.result()
-                if index + 1 < len(paths):
-                    pending = reader.submit(self._load, paths[index + 1])
-                if error is not None:
-                    yield StreamResult(path, None, None, error)
-                else:
-                    poses = self.postprocess(self.backend(blob)[0], geometry, image.shape)
-                    yield StreamResult(path, image, poses, None)
+        """Yield a `StreamResult` per file, in order. Files are read and resized on worker threads
+        while the network runs; backends that run images side by side get several at once."""
+        run, parallel_images = self.backend.parallel_runner()
+        network_slots = threading.Semaphore(parallel_images)
 
-    def _load(self, path):
-        try:
-            image = read_image(path)
-        except ImageReadError as error:
-            return None, None, None, error
-        return (image, *self.preprocess(image), None)
+        def process(path: Path) -> StreamResult:
+            try:
+                image = read_image(path)
+            except ImageReadError as error:
+                return StreamResult(path, None, None, error)
+            blob, geometry = self.preprocess(image)
+            with network_slots:
+                output = run(blob)[0]
+            return StreamResult(path, image, self.postprocess(output, geometry, image.shape), None)
+
+        # one worker more than network slots, so the next file is read while all slots are busy
+        with ThreadPoolExecutor(max_workers=parallel_images + 1) as workers:
+            pending = deque()
+            for path in paths:
+                pending.append(workers.submit(process, Path(path)))
+                if len(pending) > parallel_images + 1:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def preprocess(self, image: np.ndarray):
         """The network input blob, and the geometry mapping its pixels back onto the image."""

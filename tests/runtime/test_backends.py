@@ -1,12 +1,15 @@
 """The torch and ONNX Runtime backends give the same poses; ONNX Runtime needs no torch."""
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 import manypose
 from manypose.evaluate import evaluate
+from manypose.runtime import Backend
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +65,51 @@ def test_stream_keeps_order_and_reports_bad_files(tmp_path, estimator):
     assert [r.path.name for r in results] == ["astronaut.jpg", "bad.jpg", "astronaut.jpg"]
     assert results[1].error is not None and results[1].poses is None
     assert len(results[0].poses) == len(results[2].poses) == 1
+
+
+def test_stream_runs_images_side_by_side_with_the_same_poses(dev_images):
+    parallel = manypose.load(threads=2)
+    run, images_at_once = parallel.backend.parallel_runner()
+    assert images_at_once == 2 and run is not parallel.backend
+    assert manypose.load(threads=1).backend.parallel_runner()[1] == 1
+    files = sorted(dev_images.glob("*.jpg"))[:8]
+    for path, result in zip(files, parallel.stream(files)):
+        alone = parallel(path)
+        assert result.path == path and len(result.poses) == len(alone)
+        np.testing.assert_allclose(result.poses.keypoints, alone.keypoints, atol=0.05)
+
+
+class _CountingBackend(Backend):
+    """Records how many network runs overlap; each run takes a little while."""
+    name = "counting"
+
+    def __init__(self, images_at_once):
+        self.images_at_once, self.running, self.most_running = images_at_once, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, blob):
+        with self.lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return np.zeros((1, 56, 100), np.float32)  # 100 candidates, all scored 0
+
+    def parallel_runner(self):
+        return self, self.images_at_once
+
+
+@pytest.mark.parametrize("images_at_once", [1, 3])
+def test_stream_keeps_network_runs_within_the_backends_limit(tmp_path, images_at_once):
+    from manypose.zoo import DEMO_IMAGE
+
+    estimator = manypose.load()
+    estimator.backend = _CountingBackend(images_at_once)
+    files = [DEMO_IMAGE] * 12
+    results = list(estimator.stream(files))
+    assert len(results) == 12 and all(r.error is None and len(r.poses) == 0 for r in results)
+    assert estimator.backend.most_running == images_at_once
 
 
 def test_without_torch_the_default_model_runs_and_torch_features_explain():

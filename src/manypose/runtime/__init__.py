@@ -7,8 +7,28 @@ OpenVINO (optional) runs the same ONNX files, in bfloat16 on CPUs that have it.
 """
 from __future__ import annotations
 
+import os
+
 BACKENDS = ("onnxruntime", "openvino", "torch")
 DEFAULT_BACKEND = "onnxruntime"
+
+
+class Backend:
+    """`backend(blob) -> output`, and how to run several images at once (see `parallel_runner`)."""
+
+    name = ""
+
+    def __call__(self, blob):
+        raise NotImplementedError
+
+    def parallel_runner(self):
+        """A callable that several threads may call at once, and how many images to run at once
+        to use the cores best. By default images run one at a time, on this backend."""
+        return self, 1
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def create_backend(model_file, head, name: str = DEFAULT_BACKEND, threads: int | None = None,

@@ -1,21 +1,52 @@
 """Run an exported model with ONNX Runtime on the CPU; torch is never imported."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import onnxruntime
 
+from . import Backend, usable_cores
 
-class OnnxBackend:
+MAX_PARALLEL_IMAGES = 4
+
+
+class OnnxBackend(Backend):
     name = "onnxruntime"
 
     def __init__(self, onnx_path, threads: int | None = None):
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.onnx_path = str(onnx_path)
+        self.threads = threads
+        self.session = _open_session(self.onnx_path, threads)
         self.input_name = self.session.get_inputs()[0].name
+        self._parallel_run = None
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: blob})[0]
+        return _run(self.session, self.input_name, blob)
+
+    def parallel_runner(self):
+        """One image per thread: ONNX Runtime spreads a small network over the cores less well
+        than it runs several images side by side (on 2 cores: 1.15x the throughput in float,
+        1.4x in INT8, whose element-wise kernels hardly use a second thread). The second
+        session, with the threads split between the images, opens on first use."""
+        threads = self.threads or usable_cores()
+        count = min(threads, MAX_PARALLEL_IMAGES)
+        if count < 2:
+            return self, 1
+        if self._parallel_run is None:
+            session = _open_session(self.onnx_path, threads // count)
+            self._parallel_run = partial(_run, session, self.input_name)
+        return self._parallel_run, count
+
+
+def _open_session(onnx_path: str, threads: int | None):
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+
+
+def _run(session, input_name: str, blob: np.ndarray) -> np.ndarray:
+    return session.run(None, {input_name: blob})[0]

@@ -13,11 +13,12 @@ import openvino
 
 from ..decoders.yolo_pose_fields import REG_MAX, decode_levels
 from ..heads import PoseObjectsHead
+from . import Backend
 
 MAX_COMPILED_SHAPES = 16
 
 
-class OpenVinoBackend:
+class OpenVinoBackend(Backend):
     name = "openvino"
 
     def __init__(self, onnx_path, head, threads: int | None = None):

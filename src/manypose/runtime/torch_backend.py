@@ -5,9 +5,10 @@ import numpy as np
 import torch
 
 from ..models import inference_network
+from . import Backend
 
 
-class TorchBackend:
+class TorchBackend(Backend):
     name = "torch"
 
     def __init__(self, model_file, threads: int | None = None):
