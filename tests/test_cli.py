@@ -129,3 +129,11 @@ def test_export_writes_onnx_that_predicts_the_same(tmp_path, capsys):
     assert [d.shape for d in session.get_inputs()] == [["batch", 3, "height", "width"]]
     assert main(["export", "yolo11n-pose", str(tmp_path / "q.onnx"), "--int8"]) == 2
     assert "--calibration-images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--threads", "--input-size"])
+def test_counts_below_one_are_refused(option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", str(DEMO_IMAGE), option, "0"])
+    assert exit_info.value.code == 2
+    assert "must be 1 or more, not 0" in capsys.readouterr().err

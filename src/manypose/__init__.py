@@ -19,7 +19,8 @@ __all__ = ["load", "PoseEstimator", "Poses", "Skeleton", "COCO17", "OPENPOSE18",
 def load(name_or_path=None, **options) -> PoseEstimator:
     """An estimator for a model name (see `manypose models`), folder, or Ultralytics .pt file.
 
-    Options: backend, score_threshold, iou_threshold, max_detections, input_size, threads.
+    Options: backend, int8, score_threshold, iou_threshold, max_detections, input_size, threads.
+    `estimator.stream(paths)` runs a list of files with several images in flight.
     """
     from .zoo import load_model_file
 

@@ -11,8 +11,8 @@ class BenchmarkError(ValueError):
     pass
 
 
-def benchmark(estimator, images_dir, warmup: int = 3, rounds: int = 2) -> dict:
-    """Three timings over the same images, in ms/image:
+def benchmark(estimator, images_dir, rounds: int = 2) -> dict:
+    """Three timings over the same images, after a warm-up pass over them, in ms/image:
 
     - end to end: a pass over the folder (file to poses, as `predict` and `eval` run it, with
       several images in flight where the backend gains from it), divided by the number of
@@ -23,7 +23,7 @@ def benchmark(estimator, images_dir, warmup: int = 3, rounds: int = 2) -> dict:
     files, errors = expand_image_paths([images_dir])
     if errors or not files:
         raise BenchmarkError(errors[0][1] if errors else f"{images_dir}: no images")
-    for _ in estimator.stream(files[:warmup]):
+    for _ in estimator.stream(files):  # warm-up: backends may prepare each input shape once
         pass
     passes, readable = [], 0
     for _ in range(rounds):

@@ -1,9 +1,9 @@
 """The estimator: a model is a callable, `poses = estimator(image)`."""
 from __future__ import annotations
 
-import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -61,30 +61,33 @@ class PoseEstimator:
         return self.postprocess(self.backend(blob)[0], geometry, image.shape)
 
     def stream(self, paths):
-        """Yield a `StreamResult` per file, in order. Files are read and resized on worker threads
-        while the network runs; backends that run images side by side get several at once."""
+        """Yield a `StreamResult` per file, in order. A reader thread reads and resizes the next
+        files while the network runs; backends that gain from it run several images at once,
+        each on a thread of its own."""
         run, parallel_images = self.backend.parallel_runner()
-        network_slots = threading.Semaphore(parallel_images)
+        finish = partial(self._finish, run=run)
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            loads = _submitted_ahead(reader, self._load, (Path(path) for path in paths), ahead=1)
+            if parallel_images == 1:
+                # on the caller's thread: torch's convolutions run at half speed on other threads
+                yield from map(finish, loads)
+                return
+            with ThreadPoolExecutor(max_workers=parallel_images) as network:
+                for finishing in _submitted_ahead(network, finish, loads, ahead=parallel_images + 1):
+                    yield finishing.result()
 
-        def process(path: Path) -> StreamResult:
-            try:
-                image = read_image(path)
-            except ImageReadError as error:
-                return StreamResult(path, None, None, error)
-            blob, geometry = self.preprocess(image)
-            with network_slots:
-                output = run(blob)[0]
-            return StreamResult(path, image, self.postprocess(output, geometry, image.shape), None)
+    def _load(self, path: Path):
+        try:
+            image = read_image(path)
+        except ImageReadError as error:
+            return path, None, None, None, error
+        return (path, image, *self.preprocess(image), None)
 
-        # one worker more than network slots, so the next file is read while all slots are busy
-        with ThreadPoolExecutor(max_workers=parallel_images + 1) as workers:
-            pending = deque()
-            for path in paths:
-                pending.append(workers.submit(process, Path(path)))
-                if len(pending) > parallel_images + 1:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+    def _finish(self, loading: Future, run) -> StreamResult:
+        path, image, blob, geometry, error = loading.result()
+        if error is not None:
+            return StreamResult(path, None, None, error)
+        return StreamResult(path, image, self.postprocess(run(blob)[0], geometry, image.shape), None)
 
     def preprocess(self, image: np.ndarray):
         """The network input blob, and the geometry mapping its pixels back onto the image."""
@@ -108,3 +111,13 @@ class PoseEstimator:
         np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
         return Poses(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
                      self.skeleton, (width, height))
+
+
+def _submitted_ahead(pool: ThreadPoolExecutor, function, items, ahead: int):
+    """Futures of `function(item)`, in the items' order, with `ahead` more already submitted."""
+    pending = deque()
+    for item in items:
+        pending.append(pool.submit(function, item))
+        if len(pending) > ahead:
+            yield pending.popleft()
+    yield from pending
