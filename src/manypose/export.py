@@ -4,10 +4,7 @@ Needs torch (export) and onnx (quantization); running the results needs only onn
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import numpy as np
 
 from .data.images import expand_image_paths, read_image
 from .data.transforms import letterbox
-from .io import publish
+from .io import publish, temporary_sibling
 from .optional import require
 
 OPSET = 17  # well supported by ONNX Runtime's CPU kernels and its quantizer
@@ -49,7 +46,7 @@ def export_onnx(model_file, out_path, opset: int = OPSET, check: bool = True) ->
     shapes = check_shapes(model_file)
     dynamic = {0: "batch"} if len(shapes) == 1 else {0: "batch", 2: "height", 3: "width"}
     out_path = Path(out_path)
-    with _temporary_sibling(out_path) as tmp, warnings.catch_warnings():
+    with temporary_sibling(out_path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         torch.onnx.export(
             network, (torch.zeros(shapes[0]),), str(tmp), input_names=[INPUT_NAME],
@@ -120,7 +117,7 @@ def quantize_int8(fp32_path, out_path, calibration_images, input_spec: dict, cou
 
     reader = _CalibrationImages(calibration_files(calibration_images, count), input_spec)
     out_path = Path(out_path)
-    with _temporary_sibling(out_path) as prepared, _temporary_sibling(out_path) as tmp:
+    with temporary_sibling(out_path) as prepared, temporary_sibling(out_path) as tmp:
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared), str(tmp), reader, quant_format=QuantFormat.QDQ,
@@ -154,15 +151,3 @@ def float_nodes(onnx_path) -> list[str]:
             names.append(node.name)
             float_tensors.update(node.output)
     return names
-
-
-@contextlib.contextmanager
-def _temporary_sibling(path: Path):
-    """A temporary path next to `path`, removed on exit unless it was moved into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(name)
-    finally:
-        Path(name).unlink(missing_ok=True)
