@@ -114,7 +114,7 @@ def read_weights(folder: Path, description: dict, verify: bool = True) -> dict[s
     weights_path = folder / description["weights"]["file"]
     if not weights_path.is_file():
         raise ModelFileError(f"{weights_path}: weights file is missing")
-    if verify and _sha256(weights_path) != description["weights"].get("sha256"):
+    if verify and file_sha256(weights_path) != description["weights"].get("sha256"):
         raise ModelFileError(f"{weights_path}: checksum mismatch, the weights file is damaged")
     try:
         weights = load_file(str(weights_path))
@@ -123,7 +123,8 @@ def read_weights(folder: Path, description: dict, verify: bool = True) -> dict[s
     return {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in weights.items()}
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file, read in blocks (checkpoints can be large)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -76,3 +76,16 @@ def test_a_checkpoint_file_converts_and_predicts(published_state, tmp_path):
     estimator = manypose.load(folder, backend="torch")
     poses = estimator(np.full((120, 160, 3), 90, np.uint8))  # random weights: any result, correctly shaped
     assert poses.keypoints.shape[1:] == (17, 3) and poses.skeleton.name == "coco17"
+
+
+def test_a_checkpoint_loaded_directly_is_named_by_its_content(published_state, tmp_path):
+    """Exported forms of unconverted checkpoints are cached by identity: same-named files differ."""
+    from manypose.convert import model_file_from_checkpoint
+
+    identities = []
+    for scale, folder in ((1.0, "a"), (0.5, "b")):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "checkpoint_iter_370000.pth"
+        torch.save({"state_dict": {k: torch.from_numpy(np.asarray(v * scale, v.dtype)) for k, v in published_state.items()}}, path)
+        identities.append(model_file_from_checkpoint(path).identity)
+    assert identities[0] != identities[1] and "unknown" not in identities

@@ -92,5 +92,6 @@ def lightweight_openpose_model_file(checkpoint, name: str | None = None, refinem
     except CheckpointError as error:
         raise CheckpointError(f"{checkpoint}: {error}") from None
     check_weights_fit(arch, weights, checkpoint)
-    provenance = {"source_file": Path(checkpoint).name, "source_format": "Lightweight OpenPose state dict"}
+    provenance = {"source_file": Path(checkpoint).name, "source_format": "Lightweight OpenPose state dict",
+                  "source_sha256": modelfile.file_sha256(checkpoint)}
     return modelfile.ModelFile(description(arch, name or Path(checkpoint).stem, provenance), weights)

@@ -6,7 +6,6 @@ the backbone's, frozen in training mode, normalize per image and become instance
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def read_tf_pose(path) -> tuple[dict, dict[str, np.ndarray], dict]:
     reader = _GraphWeights(nodes, path)
     arch, weights = reader.architecture_and_weights()
     provenance = {"source_file": Path(path).name, "source_format": "tf-pose-estimation frozen graph",
-                  "source_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+                  "source_sha256": modelfile.file_sha256(path)}
     return arch, weights, provenance
 
 

@@ -1,7 +1,6 @@
 """Import Ultralytics YOLOv8-pose / YOLO11-pose `.pt` checkpoints without ultralytics or torch."""
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def read_ultralytics(path, checkpoint=None) -> tuple[dict, dict[str, np.ndarray]
     _check_distribution_bins(path, tensors)
     provenance = {
         "source_file": Path(path).name,
-        "source_sha256": _sha256(path),
+        "source_sha256": modelfile.file_sha256(path),
         "source_format": "ultralytics",
         "source_version": str(checkpoint.get("version", "unknown")),
         "source_date": str(checkpoint.get("date", "unknown")),
@@ -110,7 +109,3 @@ def ultralytics_model_file(checkpoint, name: str | None = None, content=None) ->
         "license_note": "Weights by Ultralytics, AGPL-3.0; converted to the manypose format.",
     }
     return modelfile.ModelFile(description, tensors)
-
-
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
