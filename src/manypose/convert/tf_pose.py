@@ -133,7 +133,7 @@ class _GraphWeights:
 
     def stage(self, stage: int) -> list[list[int]]:
         pafs, heatmaps = self.stage_branch(stage, "L1"), self.stage_branch(stage, "L2")
-        if [layer for layer in pafs[:-1]] != heatmaps[:-1]:
+        if pafs[:-1] != heatmaps[:-1]:
             raise GraphDefError(f"{self.path}: stage {stage}'s two branches differ in shape")
         for branch, key in (("L1", "paf_stages"), ("L2", "heatmap_stages")):
             for layer in range(1, len(pafs) + 1):
