@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,13 @@ def shared_path(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found (set MANYPOSE_SHARED to the shared data folder)")
     return path
+
+
+def modules_imported_by(code: str) -> set[str]:
+    """Top-level modules imported once `code` has run in a fresh interpreter."""
+    report = "\nimport sys; print(','.join(sorted({name.split('.')[0] for name in sys.modules})))"
+    result = subprocess.run([sys.executable, "-c", code + report], capture_output=True, text=True, check=True)
+    return set(result.stdout.strip().splitlines()[-1].split(","))
 
 
 @pytest.fixture(scope="session")
