@@ -12,6 +12,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MANYPOSE_SHARED", PROJECT_ROOT.parent / "shared"))
 
 
+def coco_pose_heads():
+    """The head of a COCO-17 YOLO-pose network, for building networks in tests."""
+    from manypose.heads import PoseObjectsHead
+    from manypose.skeleton import COCO17
+
+    return (PoseObjectsHead(COCO17),)
+
+
 def shared_path(relative: str) -> Path:
     """A file under ../shared, or skip the test with the reason when it is absent."""
     path = SHARED / relative

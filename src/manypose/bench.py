@@ -39,7 +39,7 @@ def benchmark(estimator, images_dir, rounds: int = 2) -> dict:
         "model": estimator.name,
         "backend": estimator.backend.name,
         "int8": estimator.int8,
-        "input_size": estimator.input["size"],
+        "input_size": estimator.input_spec.size,
         "images": readable,
         "rounds": rounds,
         "images_in_flight": estimator.backend.parallel_runner()[1],

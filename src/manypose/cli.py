@@ -5,7 +5,10 @@ import argparse
 import json
 import sys
 
+from .decoders.options import DecoderOptions
 from .runtime import BACKENDS, DEFAULT_BACKEND
+
+DEFAULTS = DecoderOptions()
 
 EXIT_FAILURES = 1  # some inputs failed; the rest were processed
 EXIT_USAGE = 2
@@ -55,22 +58,23 @@ def _version() -> str:
     return __version__
 
 
-def _add_model_options(parser, default_threshold: float) -> None:
+def _add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="model name (see `manypose models`), model folder or Ultralytics .pt "
                              "(default: the bundled yolo11n-pose)")
     parser.add_argument("--score-threshold", type=float, default=default_threshold, metavar="S",
-                        help=f"drop people scored below S (default {default_threshold})")
-    parser.add_argument("--iou-threshold", type=float, default=0.7, metavar="T",
-                        help="boxes overlapping a better one by more than T are duplicates (default 0.7)")
+                        help=f"drop people scored below S (default {default_threshold or DEFAULTS.score_threshold})")
+    parser.add_argument("--iou-threshold", type=float, default=None, metavar="T",
+                        help="boxes overlapping a better one by more than T are duplicates (default "
+                             f"{DEFAULTS.iou_threshold}; models without box NMS refuse it)")
     parser.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
                         help="long side of the network input in pixels (default: the model's, 640)")
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
                         help=f"inference engine (default {DEFAULT_BACKEND}; torch is needed only "
                              "for the torch backend and to export new models)")
     parser.add_argument("--int8", action="store_true",
-                        help="run the statically quantized INT8 model (onnxruntime); made and cached on "
-                             "first use for models that do not ship one")
+                        help="run the statically quantized INT8 model (onnxruntime, openvino); made and "
+                             "cached on first use for models that do not ship one")
     parser.add_argument("--calibration-images", metavar="DIR",
                         help="training images to calibrate INT8 with, needed once for models without "
                              "a shipped INT8 form")
@@ -94,7 +98,7 @@ def _add_predict(commands) -> None:
         description="Predict poses on image files or folders. Bad files are reported and skipped; "
                     "the exit code is 1 if any input failed.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
-    _add_model_options(p, default_threshold=0.25)
+    _add_model_options(p, default_threshold=None)
     p.add_argument("--json-output", metavar="FILE",
                    help="write one JSON entry per image: file, size and poses (box, score, "
                         "keypoints as [x, y, confidence]); failed images carry an 'error'")
@@ -157,7 +161,7 @@ def _add_bench(commands) -> None:
                     "latency (one image alone, file to poses) and the network alone (medians over the "
                     "images), and their ratios.")
     p.add_argument("--images", required=True, metavar="DIR", help="folder of images to time")
-    _add_model_options(p, default_threshold=0.25)
+    _add_model_options(p, default_threshold=None)
     p.add_argument("--rounds", type=positive_int, default=2, help="passes over the folder (default 2)")
     p.add_argument("--stats-output", metavar="FILE",
                    help="write the figures as JSON (e2e_ms_median, latency_ms_median, network_ms_median, their "
@@ -167,7 +171,7 @@ def _add_bench(commands) -> None:
 
 def _run_bench(args) -> int:
     from .bench import benchmark
-    from .io import atomic_write_text
+    from .atomic_files import atomic_write_text
 
     stats = benchmark(_estimator(args), args.images, rounds=args.rounds)
     print(f"{stats['model']} on {stats['backend']}{' INT8' if stats['int8'] else ''}, {stats['images']} images, "
@@ -198,18 +202,17 @@ def _run_export(args) -> int:
     import tempfile
 
     from . import export
-    from .zoo import load_model_file
+    from .zoo import find_model
 
-    model_file = load_model_file(args.model)
+    model = find_model(args.model)
     if not args.int8:
-        export.export_onnx(model_file, args.out)
+        export.export_onnx(model, args.out)
     elif not args.calibration_images:
         raise ValueError("--int8 needs --calibration-images DIR")
     else:
         with tempfile.TemporaryDirectory() as scratch:
-            fp32 = export.export_onnx(model_file, f"{scratch}/fp32.onnx")
-            export.quantize_int8(fp32, args.out, args.calibration_images, model_file.description["input"],
-                                 count=args.calibration_count)
+            fp32 = export.export_onnx(model, f"{scratch}/fp32.onnx")
+            export.quantize_int8(model, fp32, args.out, args.calibration_images, count=args.calibration_count)
     print(f"wrote {args.out}")
     return 0
 

@@ -12,13 +12,10 @@ def draw_poses(image: np.ndarray, poses, keypoint_threshold: float = 0.5, boxes:
     """Draw in place on a BGR image and return it. Line width follows the image size."""
     thickness = max(1, round(max(image.shape[:2]) / 400))
     skeleton = poses.skeleton
-    for person, (keypoints, box) in enumerate(zip(poses.keypoints, poses.boxes)):
+    for keypoints, box in zip(poses.keypoints, poses.boxes):
         if boxes:
             x1, y1, x2, y2 = (int(round(v)) for v in box)
             cv2.rectangle(image, (x1, y1), (x2, y2), BOX_COLOUR, thickness, cv2.LINE_AA)
-            if poses.track_ids is not None:
-                cv2.putText(image, str(int(poses.track_ids[person])), (x1, max(y1 - 4, 10)),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thickness, BOX_COLOUR, thickness, cv2.LINE_AA)
         visible = keypoints[:, 2] >= keypoint_threshold
         points = np.round(keypoints[:, :2]).astype(int)
         for (a, b), colour in zip(skeleton.edges, skeleton.edge_colours):

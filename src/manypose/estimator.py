@@ -1,72 +1,70 @@
-"""The estimator: a model is a callable, `poses = estimator(image)`."""
+"""The estimator: a model is a callable, `poses = estimator(image)`.
+
+It is the composition of what loading prepared (see manypose.loading): the input spec, a
+backend running the network, and the codec's decoder; and, for streams, an optional stateful
+stage after decoding (a tracker).
+"""
 from __future__ import annotations
 
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
 from .data.images import ImageReadError, as_bgr, read_image
-from .data.transforms import network_input
-from .decoders import decoder_for
-from .heads import head_from_dict
 from .poses import Poses
-from .runtime import DEFAULT_BACKEND, create_backend
 
 
 class StreamResult(NamedTuple):
-    path: Path
+    index: int                  # position in the stream
+    path: Optional[Path]        # the file, for items given as paths
     image: Optional[np.ndarray]
     poses: Optional[Poses]
     error: Optional[ImageReadError]
 
 
 class PoseEstimator:
-    """Image (BGR array or path) -> Poses: resize (letterbox or stretch), network, decoder,
+    """Image (BGR array or path) -> Poses: input spec (resize and normalize), network, decoder,
     and coordinates mapped back onto the image."""
 
-    def __init__(self, model_file, backend: str = DEFAULT_BACKEND, score_threshold: float = 0.25,
-                 iou_threshold: float = 0.7, max_detections: int = 300,
-                 input_size: int | None = None, threads: int | None = None, int8: bool = False,
-                 calibration_images=None):
-        self.model_file = model_file
-        self.name = model_file.name
-        self.input = dict(model_file.description["input"])
-        if input_size:
-            if self.input.get("resize") == "stretch":
-                raise ValueError(f"{self.name} has a fixed input size {self.input['size']}")
-            self.input["size"] = int(input_size)
-        head = head_from_dict(model_file.description["heads"][0], model_file.skeleton)
-        self.decoder = decoder_for(head, score_threshold=score_threshold, iou_threshold=iou_threshold,
-                                   max_detections=max_detections)
-        self.skeleton = self.decoder.skeleton
+    def __init__(self, name: str, input_spec, backend, decoder, skeleton, int8: bool = False):
+        self.name = name
+        self.input_spec = input_spec
+        self.backend = backend
+        self.decoder = decoder
+        self.skeleton = skeleton
         self.int8 = int8
-        self.backend = create_backend(model_file, head, backend, threads=threads, int8=int8,
-                                      calibration_images=calibration_images)
 
     def __repr__(self) -> str:
         return (f"PoseEstimator({self.name!r}, backend={self.backend.name!r}, int8={self.int8}, "
-                f"input={self.input['size']})")
+                f"input={self.input_spec.size})")
 
     def __call__(self, image) -> Poses:
-        if isinstance(image, str) or hasattr(image, "__fspath__"):
-            image = read_image(image)
-        else:
-            image = as_bgr(image)
+        image = _as_image(image, 0)
         blob, geometry = self.preprocess(image)
-        return self.postprocess(self.backend(blob)[0], geometry, image.shape)
+        return self.postprocess(self.backend(blob), geometry, image.shape)
 
-    def stream(self, paths):
-        """Yield a `StreamResult` per file, in order. A reader thread reads and resizes the next
-        files while the network runs; backends that gain from it run several images at once,
-        each on a thread of its own."""
+    def stream(self, images, stage: Optional[Callable[[Poses], Poses]] = None):
+        """Yield a `StreamResult` per item of `images` (paths or BGR arrays, any iterable, e.g.
+        a generator of video frames), in order. A reader thread reads and prepares the next
+        items while the network runs; backends that gain from it run several images at once,
+        each on a thread of its own. `stage`, if given, is called on each image's poses in
+        stream order, on the caller's thread, and returns the poses to yield: a stateful step
+        after decoding, such as a tracker."""
+        for result in self._results(images):
+            if stage is not None and result.poses is not None:
+                result = result._replace(poses=stage(result.poses))
+            yield result
+
+    def _results(self, images):
         run, parallel_images = self.backend.parallel_runner()
         finish = partial(self._finish, run=run)
         with ThreadPoolExecutor(max_workers=1) as reader:
-            loads = _submitted_ahead(reader, self._load, (Path(path) for path in paths), ahead=1)
+            loads = _submitted_ahead(reader, self._load, enumerate(images), ahead=1)
             if parallel_images == 1:
                 # on the caller's thread: torch's convolutions run at half speed on other threads
                 yield from map(finish, loads)
@@ -75,26 +73,30 @@ class PoseEstimator:
                 for finishing in _submitted_ahead(network, finish, loads, ahead=parallel_images + 1):
                     yield finishing.result()
 
-    def _load(self, path: Path):
+    def _load(self, numbered):
+        index, item = numbered
+        path = Path(item) if isinstance(item, (str, os.PathLike)) else None
         try:
-            image = read_image(path)
+            image = _as_image(item, index)
         except ImageReadError as error:
-            return path, None, None, None, error
-        return (path, image, *self.preprocess(image), None)
+            return StreamResult(index, path, None, None, error), None, None
+        blob, geometry = self.preprocess(image)
+        return StreamResult(index, path, image, None, None), blob, geometry
 
     def _finish(self, loading: Future, run) -> StreamResult:
-        path, image, blob, geometry, error = loading.result()
-        if error is not None:
-            return StreamResult(path, None, None, error)
-        return StreamResult(path, image, self.postprocess(run(blob)[0], geometry, image.shape), None)
+        loaded, blob, geometry = loading.result()
+        if loaded.error is not None:
+            return loaded
+        return loaded._replace(poses=self.postprocess(run(blob), geometry, loaded.image.shape))
 
     def preprocess(self, image: np.ndarray):
-        """The network input blob, and the geometry mapping its pixels back onto the image."""
-        return network_input(image, self.input)
+        """The network input blob, and the geometry mapping between its pixels and the image's."""
+        return self.input_spec.prepare(image)
 
-    def postprocess(self, output: np.ndarray, geometry, image_shape) -> Poses:
+    def postprocess(self, outputs: dict, geometry, image_shape) -> Poses:
+        """Named network outputs (batch of one) -> poses on the image."""
         height, width = image_shape[:2]
-        boxes, scores, keypoints = self.decoder(output)
+        boxes, scores, keypoints = self.decoder({name: value[0] for name, value in outputs.items()})
         boxes = geometry.to_original(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
         geometry.to_original(keypoints)
         np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
@@ -103,6 +105,12 @@ class PoseEstimator:
         np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
         return Poses(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
                      self.skeleton, (width, height))
+
+
+def _as_image(item, index: int) -> np.ndarray:
+    if isinstance(item, (str, os.PathLike)):
+        return read_image(item)
+    return as_bgr(item, source=f"frame {index}")
 
 
 def _submitted_ahead(pool: ThreadPoolExecutor, function, items, ahead: int):

@@ -1,64 +1,66 @@
-"""Export to ONNX (dynamic height and width) and static INT8 quantization, with output checks.
+"""A model's ONNX forms: export (dynamic height and width) and static INT8 quantization, with
+output checks, and the cache that makes each once for models that do not ship them.
 
 Needs torch (export) and onnx (quantization); running the results needs only onnxruntime.
+What depends on a head's layout (which layers INT8 keeps in float, the output names) comes from
+the model's codec (see heads).
 """
 from __future__ import annotations
 
-import re
+import os
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .atomic_files import publish, temporary_sibling
 from .data.images import expand_image_paths, read_image
-from .data.transforms import network_input
-from .io import publish, temporary_sibling
+from .heads import codec_for
 from .optional import require
 
 OPSET = 17  # well supported by ONNX Runtime's CPU kernels and its quantizer
 INPUT_NAME = "images"
-OUTPUT_NAME = "output"
-CHECK_SHAPES = ((1, 3, 448, 640), (1, 3, 640, 448))
+LETTERBOX_CHECK_SHAPES = ((1, 3, 448, 640), (1, 3, 640, 448))
+FP32_FILE = "model.onnx"
+INT8_FILE = "model-int8.onnx"
+CALIBRATION_ENV = "MANYPOSE_CALIBRATION_IMAGES"
 
 
 class ExportError(RuntimeError):
     pass
 
 
-def check_shapes(model_file) -> list[tuple[int, ...]]:
+def check_shapes(input_spec) -> list[tuple[int, ...]]:
     """Input shapes to export and check with: a landscape and a portrait letterbox, or the
     fixed size of models that stretch their input."""
-    spec = model_file.description["input"]
-    if spec.get("resize") == "stretch":
-        width, height = spec["size"]
-        return [(1, 3, height, width)]
-    return list(CHECK_SHAPES)
+    fixed = input_spec.fixed_shape
+    return [(1, 3, *fixed)] if fixed else list(LETTERBOX_CHECK_SHAPES)
 
 
-def export_onnx(model_file, out_path, opset: int = OPSET, check: bool = True) -> Path:
-    """Write the network (batch norms folded, outputs decoded) as ONNX; check it against torch.
-
-    Height and width are dynamic, except for models with a fixed input size."""
+def export_onnx(model_file, out_path) -> Path:
+    """Write the network (batch norms folded) as ONNX, one named output per head output; check
+    it against torch. Height and width are dynamic, except for models with a fixed input size."""
     torch = require("torch", "exporting to ONNX")
     from .models import inference_network
 
     network = inference_network(model_file)
-    shapes = check_shapes(model_file)
+    shapes = check_shapes(model_file.input_spec)
+    output_names = list(codec_for(model_file.heads).output_names)
     dynamic = {0: "batch"} if len(shapes) == 1 else {0: "batch", 2: "height", 3: "width"}
     out_path = Path(out_path)
     with temporary_sibling(out_path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         torch.onnx.export(
             network, (torch.zeros(shapes[0]),), str(tmp), input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME], opset_version=opset, dynamo=False,
-            dynamic_axes={INPUT_NAME: dynamic, OUTPUT_NAME: {0: "batch"}})
-        if check:
-            check_against_torch(network, tmp, shapes)
+            output_names=output_names, opset_version=OPSET, dynamo=False,
+            dynamic_axes={INPUT_NAME: dynamic, **{name: {0: "batch"} for name in output_names}})
+        check_against_torch(network, tmp, shapes)
         publish(tmp, out_path)
     return out_path
 
 
-def check_against_torch(network, onnx_path, shapes=CHECK_SHAPES, atol: float = 0.01) -> float:
+def check_against_torch(network, onnx_path, shapes=LETTERBOX_CHECK_SHAPES, atol: float = 0.01) -> float:
     """Largest difference between ONNX Runtime's and torch's outputs on random inputs."""
     import onnxruntime
     import torch
@@ -69,9 +71,13 @@ def check_against_torch(network, onnx_path, shapes=CHECK_SHAPES, atol: float = 0
     for shape in shapes:
         blob = generator.random(shape, dtype=np.float32)
         with torch.no_grad():
-            expected = network(torch.from_numpy(blob)).numpy()
-        actual = session.run(None, {INPUT_NAME: blob})[0]
-        worst = max(worst, float(np.abs(actual - expected).max()))
+            expected = network(torch.from_numpy(blob))
+        expected = expected if isinstance(expected, (tuple, list)) else (expected,)
+        actual = session.run(None, {INPUT_NAME: blob})
+        if len(actual) != len(expected):
+            raise ExportError(f"ONNX has {len(actual)} outputs, torch {len(expected)}; not exporting")
+        for ours, wanted in zip(actual, expected):
+            worst = max(worst, float(np.abs(ours - wanted.numpy()).max()))
     if worst > atol:
         raise ExportError(f"ONNX output differs from torch by {worst:.4f} (> {atol}); not exporting")
     return worst
@@ -80,8 +86,8 @@ def check_against_torch(network, onnx_path, shapes=CHECK_SHAPES, atol: float = 0
 class _CalibrationImages:
     """Feeds calibration images, prepared as at inference, to ONNX Runtime's quantizer."""
 
-    def __init__(self, paths, input_spec: dict):
-        self.paths, self.input = list(paths), input_spec
+    def __init__(self, paths, input_spec):
+        self.paths, self.input_spec = list(paths), input_spec
         self.position = 0
 
     def get_next(self):
@@ -90,7 +96,7 @@ class _CalibrationImages:
         image = read_image(self.paths[self.position])
         self.position += 1
         # one shape for every image (square letterboxes): histogram calibrators stack the activations
-        blob, _ = network_input(image, self.input, minimal_padding=False)
+        blob, _ = self.input_spec.prepare(image, minimal_padding=False)
         return {INPUT_NAME: blob}
 
     def rewind(self):
@@ -105,33 +111,34 @@ def calibration_files(source, count: int) -> list[Path]:
     return files[::step][:count]
 
 
-def quantize_int8(fp32_path, out_path, calibration_images, input_spec: dict, count: int = 32) -> Path:
-    """Static INT8 (QDQ, per-channel weights, 99.999th-percentile activation ranges) calibrated
-    on `count` images of a folder. A few head layers stay in float, see `float_nodes`."""
+def quantize_int8(model_file, fp32_path, out_path, calibration_images, count: int = 32) -> Path:
+    """Static INT8 (QDQ, per-channel weights, 99.999th-percentile activation ranges) of the
+    model's exported `fp32_path`, calibrated on `count` images of a folder. Layers the model's
+    codec names stay in float, see `float_nodes`."""
     require("onnx", "INT8 quantization")
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    reader = _CalibrationImages(calibration_files(calibration_images, count), input_spec)
+    reader = _CalibrationImages(calibration_files(calibration_images, count), model_file.input_spec)
+    sensitive = codec_for(model_file.heads).float_layers()
     out_path = Path(out_path)
     with temporary_sibling(out_path) as prepared, temporary_sibling(out_path) as tmp:
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared), str(tmp), reader, quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-            calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=float_nodes(prepared))
+            calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=float_nodes(prepared, sensitive))
         publish(tmp, out_path)
     return out_path
 
 
-def float_nodes(onnx_path) -> list[str]:
-    """Nodes left in float: the last convolution of every head branch, the second keypoint
-    convolution on the coarser levels, everything after the last convolution, and everything
-    fed by those.
+def float_nodes(onnx_path, sensitive=None) -> list[str]:
+    """Nodes left in float: those whose names match `sensitive` (the codec's layers where 8-bit
+    steps would move keypoints by pixels), everything after the last convolution (decoding,
+    concatenation of outputs), and everything fed by those.
 
-    They produce box distances, scores and keypoint offsets; 8-bit steps there move keypoints
-    by pixels. Their consumers stay in float too: quantizing the concatenation of a level's
+    The consumers stay in float too: for YOLO-pose, quantizing the concatenation of a level's
     outputs puts box logits, scores and keypoints on one 8-bit scale (measured: AP 0.428 on the
     dev set and 0.423 on coco-mini train with it quantized, 0.444 and 0.474 without; fp32 0.446
     and 0.481).
@@ -142,10 +149,36 @@ def float_nodes(onnx_path) -> list[str]:
     convs = [i for i, node in enumerate(graph.node) if node.op_type == "Conv"]
     if not convs:
         return []
-    sensitive = re.compile(r"/cv[234]\.\d+\.2/Conv$|/cv4\.([1-9]\d*)/cv4\.\1\.1/")
     names, float_tensors = [], set()
     for index, node in enumerate(graph.node):  # ONNX keeps nodes in topological order
-        if index > convs[-1] or sensitive.search(node.name) or float_tensors.intersection(node.input):
+        if index > convs[-1] or (sensitive and sensitive.search(node.name)) or float_tensors.intersection(node.input):
             names.append(node.name)
             float_tensors.update(node.output)
     return names
+
+
+def exported_cache_dir() -> Path:
+    from .zoo import cache_dir
+
+    return cache_dir().parent / "exported"
+
+
+def onnx_file(model_file, int8: bool = False, calibration_images=None) -> Path:
+    """The ONNX file to run: shipped beside the model, or exported (and quantized) once into
+    the cache on first use."""
+    file_name = INT8_FILE if int8 else FP32_FILE
+    if model_file.folder is not None and (model_file.folder / file_name).is_file():
+        return model_file.folder / file_name
+    cached = exported_cache_dir() / f"{model_file.name}-{model_file.identity[:16]}-{file_name}"
+    if cached.is_file():
+        return cached
+    if not int8:
+        print(f"manypose: exporting {model_file.name} to ONNX once, cached as {cached}", file=sys.stderr)
+        return export_onnx(model_file, cached)
+    calibration_images = calibration_images or os.environ.get(CALIBRATION_ENV)
+    if not calibration_images:
+        raise ValueError(f"{model_file.name} has no INT8 form yet: give calibration images once "
+                         f"(--calibration-images DIR or ${CALIBRATION_ENV}), a few dozen training images")
+    print(f"manypose: quantizing {model_file.name} to INT8 once, calibrated on {calibration_images}, "
+          f"cached as {cached}", file=sys.stderr)
+    return quantize_int8(model_file, onnx_file(model_file), cached, calibration_images)

@@ -1,8 +1,9 @@
 """The project's model format: a folder with `model.json` (description) and `weights.safetensors`.
 
-The description names the architecture (data, no code), the skeleton, the input size and
-normalization, the heads, provenance and license. Weights are a flat state dict. Nothing is
-pickled, so loading a model never runs code from the file.
+The description names the network's architecture (data, no code), the skeleton, the input
+(see data.transforms.InputSpec), the heads (see heads: the one description of what the network
+outputs), provenance and license. Weights are a flat state dict. Nothing is pickled, so reading
+a model never runs code from the file. Folders of format 1 are migrated on read.
 """
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from safetensors.numpy import load_file
 from safetensors.numpy import save as serialize_tensors
 
 from . import skeleton as skeletons
-from .io import atomic_write_bytes, atomic_write_text
+from .atomic_files import atomic_write_bytes, atomic_write_text
+from .data.transforms import InputSpec
+from .heads import head_from_dict
 
 FORMAT = "manypose-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DESCRIPTION_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -46,26 +49,34 @@ class ModelFile:
     def name(self) -> str:
         return self.description.get("name", "unnamed")
 
+    def _entry(self, key: str):
+        if key not in self.description:
+            raise ModelFileError(f"{self.folder or self.name}: the model description has no {key!r}")
+        return self.description[key]
+
     @property
     def skeleton(self) -> skeletons.Skeleton:
-        return skeletons.get(self.description["skeleton"])
+        return skeletons.get(self._entry("skeleton"))
 
     @property
     def architecture(self) -> dict:
-        return self.description["architecture"]
+        """The network's layers, without the heads' facts (see `heads`)."""
+        return self._entry("architecture")
+
+    @property
+    def heads(self) -> tuple:
+        skeleton = self.skeleton
+        return tuple(head_from_dict(head, skeleton) for head in self._entry("heads"))
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec.from_dict(self._entry("input"))
 
     @property
     def identity(self) -> str:
         """A digest naming these exact weights (for caches of exported forms)."""
         weights = self.description.get("weights", {}).get("sha256")
         return weights or self.description.get("provenance", {}).get("source_sha256", "unknown")
-
-
-def default_input(size: int = 640) -> dict:
-    """Letterboxed RGB scaled to 0..1, padded with grey 114 to a multiple of the stride.
-    The network sees (pixel - pixel_mean) * scale."""
-    return {"size": size, "stride": 32, "channels": "RGB", "scale": 1 / 255.0,
-            "pixel_mean": [0, 0, 0], "pad_value": 114}
 
 
 def save(folder, description: dict, weights: dict[str, np.ndarray], dtype: str = "float16") -> Path:
@@ -102,19 +113,51 @@ def read_description(path) -> dict:
     if description.get("format_version", 0) > FORMAT_VERSION:
         raise ModelFileError(f"{folder}: model format {description['format_version']} is newer "
                              f"than this manypose understands ({FORMAT_VERSION}); upgrade manypose")
+    if description.get("format_version", 1) == 1:
+        try:
+            description = migrated_from_v1(description)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(f"{folder / DESCRIPTION_FILE}: cannot read this format-1 description ({error})") from None
     return description
 
 
-def load(path) -> ModelFile:
+def migrated_from_v1(description: dict) -> dict:
+    """Format 1 repeated head facts in `architecture` (YOLO: num_classes, keypoint_shape;
+    OpenPose: heatmaps, pafs): they now live in the heads only, checked to agree."""
+    description = json.loads(json.dumps(description))
+    arch, heads = description["architecture"], description["heads"]
+    keypoint_shape = arch.pop("keypoint_shape", None)
+    arch.pop("num_classes", None)
+    heatmaps, pafs = arch.pop("heatmaps", None), arch.pop("pafs", None)
+    for head in heads:
+        if head["kind"] == "pose_objects" and keypoint_shape:
+            head["keypoint_dims"] = int(keypoint_shape[1])
+        if head["kind"] == "paf":
+            head.pop("heatmaps", None), head.pop("pafs", None)
+            if not head.get("limbs"):
+                head.pop("limbs", None)  # the published OpenPose limbs, the default
+    skeleton = skeletons.get(description["skeleton"])
+    metas = [head_from_dict(head, skeleton) for head in heads]
+    for meta in metas:
+        if heatmaps is not None and (heatmaps, pafs) != (meta.heatmap_channels, meta.paf_channels):
+            raise ValueError(f"{heatmaps} heatmaps and {pafs} fields do not fit the paf head's limbs")
+    description["heads"] = [meta.to_dict() for meta in metas]
+    description["input"] = InputSpec.from_dict(description["input"]).to_dict()
+    description["format_version"] = FORMAT_VERSION
+    return description
+
+
+def read_model_folder(path) -> ModelFile:
+    """The model in a folder (or its model.json); weights are read on first use."""
     folder = model_folder(path)
     return ModelFile(read_description(folder), folder=folder)
 
 
-def read_weights(folder: Path, description: dict, verify: bool = True) -> dict[str, np.ndarray]:
+def read_weights(folder: Path, description: dict) -> dict[str, np.ndarray]:
     weights_path = folder / description["weights"]["file"]
     if not weights_path.is_file():
         raise ModelFileError(f"{weights_path}: weights file is missing")
-    if verify and file_sha256(weights_path) != description["weights"].get("sha256"):
+    if file_sha256(weights_path) != description["weights"].get("sha256"):
         raise ModelFileError(f"{weights_path}: checksum mismatch, the weights file is damaged")
     try:
         weights = load_file(str(weights_path))

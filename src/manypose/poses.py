@@ -1,8 +1,7 @@
 """The result of pose estimation on one image."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,8 +12,7 @@ from .skeleton import COCO17, Skeleton
 class Poses:
     """People found in one image, in original-image pixels.
 
-    keypoints: (N, K, 3) x, y, confidence; scores: (N,) person scores; boxes: (N, 4) x1, y1, x2, y2;
-    track_ids: (N,) when tracked across frames, else None.
+    keypoints: (N, K, 3) x, y, confidence; scores: (N,) person scores; boxes: (N, 4) x1, y1, x2, y2.
     """
 
     keypoints: np.ndarray
@@ -22,7 +20,6 @@ class Poses:
     boxes: np.ndarray
     skeleton: Skeleton = COCO17
     image_size: tuple[int, int] = (0, 0)  # width, height
-    track_ids: Optional[np.ndarray] = field(default=None)
 
     @classmethod
     def empty(cls, skeleton: Skeleton = COCO17, image_size=(0, 0)) -> "Poses":
@@ -53,15 +50,12 @@ class Poses:
     def to_dicts(self) -> list[dict]:
         """One plain dict per person, for JSON output."""
         people = []
-        for i, (keypoints, score, box) in enumerate(zip(self.keypoints, self.scores, self.boxes)):
-            person = {
+        for keypoints, score, box in zip(self.keypoints, self.scores, self.boxes):
+            people.append({
                 "score": round(float(score), 5),
                 "box": [round(float(v), 2) for v in box],
                 "keypoints": [[round(float(v), 2) for v in point] for point in keypoints],
-            }
-            if self.track_ids is not None:
-                person["track_id"] = int(self.track_ids[i])
-            people.append(person)
+            })
         return people
 
     def draw(self, image: np.ndarray, keypoint_threshold: float = 0.5, boxes: bool = True) -> np.ndarray:

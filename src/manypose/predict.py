@@ -9,7 +9,7 @@ import cv2
 from tqdm import tqdm
 
 from .data.images import expand_image_paths
-from .io import atomic_write_bytes, atomic_write_text
+from .atomic_files import atomic_write_bytes, atomic_write_text
 
 
 @dataclass

@@ -196,3 +196,19 @@ def get(name_or_dict) -> Skeleton:
         return BUILTIN[name_or_dict]
     except KeyError:
         raise ValueError(f"unknown skeleton {name_or_dict!r}; built-in: {', '.join(BUILTIN)}") from None
+
+
+def coco17_to_openpose18(keypoints: np.ndarray) -> np.ndarray:
+    """(N, 17, 3) COCO keypoints -> (N, 18, 3) OpenPose order; the neck is the shoulders'
+    midpoint when both are labelled."""
+    order = [COCO17.keypoints.index(name) if name in COCO17.keypoints else -1 for name in OPENPOSE18.keypoints]
+    converted = np.zeros((len(keypoints), len(OPENPOSE18), 3), np.float32)
+    for target, source in enumerate(order):
+        if source >= 0:
+            converted[:, target] = keypoints[:, source]
+    left, right = keypoints[:, COCO17.index("left_shoulder")], keypoints[:, COCO17.index("right_shoulder")]
+    both = (left[:, 2] > 0) & (right[:, 2] > 0)
+    neck = OPENPOSE18.index("neck")
+    converted[both, neck, :2] = (left[both, :2] + right[both, :2]) / 2
+    converted[both, neck, 2] = np.minimum(left[both, 2], right[both, 2])
+    return converted

@@ -35,9 +35,9 @@ def reference_inputs():
 
 
 def test_every_stage_matches_the_original(published_state):
-    arch, weights = map_state_dict(published_state)
+    arch, head, weights = map_state_dict(published_state)
     assert arch["refinement_stages"] == 1 and arch["channels"] == 128
-    network = load_weights(build_network(arch), weights).eval()
+    network = load_weights(build_network(arch, (head,)), weights).eval()
     for i, image, outputs in reference_inputs():
         with torch.no_grad():
             stages = network.stages(torch.from_numpy(image))
@@ -53,7 +53,7 @@ def test_extra_refinement_stages_can_be_dropped(published_state):
             for stage in (1, 2):
                 three[key.replace("refinement_stages.0.", f"refinement_stages.{stage}.")] = value
     assert map_state_dict(three)[0]["refinement_stages"] == 3
-    arch, weights = map_state_dict(three, refinement_stages=1)
+    arch, head, weights = map_state_dict(three, refinement_stages=1)
     assert arch["refinement_stages"] == 1 and not any(k.startswith("refinement_stages.1") for k in weights)
 
 
@@ -62,9 +62,9 @@ def test_unknown_layout_lists_what_did_not_match(published_state):
     with pytest.raises(CheckpointError, match="head.classifier.weight"):
         map_state_dict(foreign)
     incomplete = {k: v for k, v in published_state.items() if not k.startswith("cpm.conv")}
-    arch, weights = map_state_dict(incomplete)
+    arch, head, weights = map_state_dict(incomplete)
     with pytest.raises(ValueError, match="cpm.conv.weight"):
-        load_weights(build_network(arch), weights)
+        load_weights(build_network(arch, (head,)), weights)
 
 
 def test_a_checkpoint_file_converts_and_predicts(published_state, tmp_path):

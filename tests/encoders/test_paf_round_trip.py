@@ -5,10 +5,13 @@ import io
 import numpy as np
 import pytest
 
-from manypose.decoders.paf import OPENPOSE18_DENSE_LIMBS, OPENPOSE18_LIMBS, PafDecoder
-from manypose.encoders import PafEncoder, coco17_to_openpose18
+from manypose.decoders import DecoderOptions
+from manypose.decoders.paf import PafDecoder
+from manypose.encoders import PafEncoder
 from manypose.evaluate import coco_keypoint_stats, load_coco
-from manypose.skeleton import COCO17, OPENPOSE18
+from manypose.heads import PafHead, PoseObjectsHead, codec_for
+from manypose.heads.paf import OPENPOSE18_DENSE_LIMBS, OPENPOSE18_LIMBS
+from manypose.skeleton import COCO17, OPENPOSE18, coco17_to_openpose18, openpose18_to_coco17
 
 
 def round_trip(coco, limbs) -> float:
@@ -23,6 +26,7 @@ def round_trip(coco, limbs) -> float:
         keypoints = np.array([a["keypoints"] for a in people], np.float32).reshape(-1, 17, 3)
         heatmaps, pafs = encoder(coco17_to_openpose18(keypoints), -(-info["height"] // 8), -(-info["width"] // 8))
         _, scores, decoded = decoder(np.concatenate((heatmaps, pafs)))
+        decoded = openpose18_to_coco17(decoded)
         results += [{"image_id": image_id, "category_id": 1, "keypoints": k.reshape(-1).tolist(), "score": float(s)}
                     for k, s in zip(decoded, scores)]
     return coco_keypoint_stats(coco, results)[0]["AP"]
@@ -41,7 +45,7 @@ def test_targets_have_the_expected_shape_and_values():
     person = np.zeros((1, 18, 3), np.float32)
     person[0, OPENPOSE18.index("neck")] = (43.5, 43.5, 2)  # the centre of output cell (5, 5)
     person[0, OPENPOSE18.index("right_shoulder")] = (43.5, 83.5, 2)
-    heatmaps, pafs = PafEncoder()(person, 16, 16)
+    heatmaps, pafs = PafEncoder(OPENPOSE18_LIMBS)(person, 16, 16)
     assert heatmaps.shape == (19, 16, 16) and pafs.shape == (38, 16, 16)
     neck = OPENPOSE18.index("neck")
     assert np.unravel_index(heatmaps[neck].argmax(), (16, 16)) == (5, 5) and heatmaps[neck].max() > 0.9
@@ -60,12 +64,15 @@ def test_coco_to_openpose_neck_needs_both_shoulders():
     assert tuple(converted[0, neck]) == (20, 20, 2) and converted[1, neck, 2] == 0
 
 
-def test_encoder_and_decoder_are_chosen_from_the_head():
-    from manypose.decoders import decoder_for
-    from manypose.encoders import encoder_for
-    from manypose.heads import PafHead, PoseObjectsHead
-
-    head = PafHead(OPENPOSE18, limbs=OPENPOSE18_DENSE_LIMBS)
-    assert encoder_for(head).limbs == decoder_for(head).limbs == OPENPOSE18_DENSE_LIMBS
-    with pytest.raises(ValueError, match="no encoder"):
-        encoder_for(PoseObjectsHead(COCO17))
+def test_one_codec_encodes_and_decodes_a_head():
+    codec = codec_for([PafHead(OPENPOSE18, limbs=OPENPOSE18_DENSE_LIMBS)])
+    person = np.zeros((1, 18, 3), np.float32)
+    person[0, :, :2] = np.linspace(20, 100, 36).reshape(18, 2)
+    person[0, :, 2] = 2
+    heatmaps, pafs = codec.encoder()(person, 16, 16)
+    assert heatmaps.shape == (19, 16, 16) and pafs.shape == (2 * len(OPENPOSE18_DENSE_LIMBS), 16, 16)
+    decode = codec.decoder(DecoderOptions(score_threshold=0.0))
+    _, _, keypoints = decode({"fields": np.concatenate((heatmaps, pafs))})
+    assert keypoints.shape[1:] == (17, 3), "OpenPose-18 heads report COCO-17 poses"
+    with pytest.raises(NotImplementedError, match="no training-target encoder"):
+        codec_for([PoseObjectsHead(COCO17)]).encoder()

@@ -1,7 +1,11 @@
 import torch
 
+from manypose.heads import PafHead
 from manypose.models import build_network
 from manypose.models.openpose import TfSamePad, resize_bilinear_tf1
+from manypose.skeleton import OPENPOSE18
+
+OPENPOSE_HEADS = (PafHead(OPENPOSE18),)
 
 
 def small_arch(width: float = 0.5) -> dict:
@@ -11,7 +15,7 @@ def small_arch(width: float = 0.5) -> dict:
     # strides 2 (stem), 2, 2, 2: the fine features at 1/8, the coarse ones at 1/16
     blocks = [[c(32), c(16), 1], [c(16) * 6, c(24), 2], [c(24) * 6, c(32), 2], [c(32) * 6, c(64), 2]]
     return {"family": "openpose_mobilenet", "stem": c(32), "blocks": blocks, "fine_block": 2, "coarse_block": 3,
-            "stage_layers": [[[3, 32], [1, 38]], [[3, 32], [1, 38]]], "heatmaps": 19, "pafs": 38}
+            "stage_layers": [[[3, 32], [1, 38]], [[3, 32], [1, 38]]]}
 
 
 def test_tensorflow_same_padding_puts_the_extra_at_the_end():
@@ -29,14 +33,14 @@ def test_tensorflow1_bilinear_resize_has_no_half_pixel_offset():
 
 def test_widths_build_and_keep_the_output_layout():
     for width in (0.5, 1.0, 1.4):
-        network = build_network(small_arch(width)).eval()
+        network = build_network(small_arch(width), OPENPOSE_HEADS).eval()
         with torch.no_grad():
             output = network(torch.rand(1, 3, 64, 96) * 255)
         assert output.shape == (1, 57, 8, 12)
 
 
 def test_per_image_normalization_makes_outputs_independent_of_the_batch():
-    network = build_network(small_arch()).eval()
+    network = build_network(small_arch(), OPENPOSE_HEADS).eval()
     images = torch.rand(2, 3, 64, 64) * 255
     with torch.no_grad():
         together = network(images)

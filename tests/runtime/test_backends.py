@@ -53,7 +53,7 @@ def test_onnx_runtime_inference_never_imports_torch():
 def test_unknown_backend_and_torch_int8():
     with pytest.raises(ValueError, match="unknown backend"):
         manypose.load(backend="tensorrt")
-    with pytest.raises(ValueError, match="onnxruntime backend only"):
+    with pytest.raises(ValueError, match="INT8 runs on the onnxruntime and openvino backends"):
         manypose.load(backend="torch", int8=True)
 
 
@@ -95,7 +95,7 @@ class _CountingBackend(Backend):
         time.sleep(0.02)
         with self.lock:
             self.running -= 1
-        return np.zeros((1, 56, 100), np.float32)  # 100 candidates, all scored 0
+        return {"pose_objects": np.zeros((1, 56, 100), np.float32)}  # 100 candidates, all scored 0
 
     def parallel_runner(self):
         return self, self.images_at_once
@@ -136,6 +136,6 @@ def test_openvino_runs_field_models_whole(tmp_path):
     with_openvino = manypose.load(folder, backend="openvino")
     with_onnx = manypose.load(folder)
     blob, _ = with_onnx.preprocess(image)
-    difference = np.abs(with_openvino.backend(blob) - with_onnx.backend(blob))
+    difference = np.abs(with_openvino.backend(blob)["fields"] - with_onnx.backend(blob)["fields"])
     assert difference.max() < 0.1 and difference.mean() < 0.005  # bfloat16 on fields in about 0..1
-    assert len(with_openvino(image)) == len(with_onnx(image)) == 1
+    assert len(with_openvino(image)) == len(with_onnx(image)) >= 1

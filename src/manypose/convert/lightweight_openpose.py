@@ -8,12 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import modelfile
+from ..data.transforms import InputSpec
 from ..heads import PafHead
 from ..skeleton import OPENPOSE18
-from .fit import check_weights_fit
+from .imported import imported_model
 from .torch_pickle import CheckpointError, load_checkpoint
 
 LICENSE = "Apache-2.0"
+# the original's demo: long side 456, BGR, (pixel - 128) / 256, padded with 128 to a multiple of 8
+INPUT = InputSpec(size=456, stride=8, channels="BGR", scale=1 / 256, pixel_mean=(128.0, 128.0, 128.0),
+                  pad_value=128)
 
 # published key -> our key; the first matching pattern wins
 KEY_PATTERNS = (
@@ -45,8 +49,8 @@ def our_key(published: str):
     return None
 
 
-def map_state_dict(state: dict, refinement_stages: int | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """(architecture, our state dict) from a published-layout state dict of numpy arrays.
+def map_state_dict(state: dict, refinement_stages: int | None = None) -> tuple[dict, PafHead, dict[str, np.ndarray]]:
+    """(architecture, head, our state dict) from a published-layout state dict of numpy arrays.
 
     `refinement_stages` keeps only the first N (the published demo uses 1 of the checkpoint's 3).
     Raises CheckpointError listing the keys that match nothing."""
@@ -60,23 +64,8 @@ def map_state_dict(state: dict, refinement_stages: int | None = None) -> tuple[d
     weights = {our_key(k): np.asarray(v, np.float32) for k, v in state.items()
                if not (m := re.match(r"refinement_stages\.(\d+)\.", k)) or int(m.group(1)) < stages}
     arch = {"family": "lightweight_openpose", "channels": int(weights["cpm.align.weight"].shape[0]),
-            "refinement_stages": stages, "heatmaps": int(weights["initial_stage.heatmaps.output.weight"].shape[0]),
-            "pafs": int(weights["initial_stage.pafs.output.weight"].shape[0])}
-    return arch, weights
-
-
-def description(arch: dict, name: str, provenance: dict) -> dict:
-    return {
-        "name": name,
-        "architecture": arch,
-        "skeleton": OPENPOSE18.to_dict(),
-        "input": {"size": 456, "stride": 8, "channels": "BGR", "scale": 1 / 256, "pixel_mean": [128, 128, 128],
-                  "pad_value": 128},
-        "heads": [PafHead(OPENPOSE18, heatmaps=arch["heatmaps"], pafs=arch["pafs"]).to_dict()],
-        "provenance": provenance,
-        "license": LICENSE,
-        "license_note": "Lightweight OpenPose weights (Daniil Osokin), Apache-2.0; converted to the manypose format.",
-    }
+            "refinement_stages": stages}
+    return arch, PafHead(OPENPOSE18), weights
 
 
 def lightweight_openpose_model_file(checkpoint, name: str | None = None, refinement_stages: int | None = None,
@@ -88,10 +77,10 @@ def lightweight_openpose_model_file(checkpoint, name: str | None = None, refinem
     if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise CheckpointError(f"{checkpoint}: holds no state dict of tensors")
     try:
-        arch, weights = map_state_dict(state, refinement_stages)
+        arch, head, weights = map_state_dict(state, refinement_stages)
     except CheckpointError as error:
         raise CheckpointError(f"{checkpoint}: {error}") from None
-    check_weights_fit(arch, weights, checkpoint)
     provenance = {"source_file": Path(checkpoint).name, "source_format": "Lightweight OpenPose state dict",
                   "source_sha256": modelfile.file_sha256(checkpoint)}
-    return modelfile.ModelFile(description(arch, name or Path(checkpoint).stem, provenance), weights)
+    return imported_model(checkpoint, name or Path(checkpoint).stem, arch, (head,), INPUT, weights, provenance, LICENSE,
+                          "Lightweight OpenPose weights (Daniil Osokin), Apache-2.0; converted to the manypose format.")

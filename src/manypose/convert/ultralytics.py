@@ -7,18 +7,19 @@ from pathlib import Path
 import numpy as np
 
 from .. import modelfile
+from ..data.transforms import InputSpec
 from ..heads import PoseObjectsHead
 from ..skeleton import COCO17, Skeleton
-from .fit import check_weights_fit
+from .imported import imported_model
 from .torch_pickle import CheckpointError, PickledObject, load_checkpoint, module_tensors
 
 KNOWN_BLOCKS = {"Conv", "C2f", "C3k2", "SPPF", "C2PSA", "nn.Upsample", "Concat", "Pose"}
 LICENSE = "AGPL-3.0"
 
 
-def read_ultralytics(path, checkpoint=None) -> tuple[dict, dict[str, np.ndarray], dict]:
-    """(architecture description, state dict, provenance) of an Ultralytics pose checkpoint;
-    `checkpoint` is the file's content when it has been read already."""
+def read_ultralytics(path, checkpoint=None) -> tuple[dict, PoseObjectsHead, dict[str, np.ndarray], dict]:
+    """(architecture description, head, state dict, provenance) of an Ultralytics pose
+    checkpoint; `checkpoint` is the file's content when it has been read already."""
     checkpoint = load_checkpoint(path) if checkpoint is None else checkpoint
     if not isinstance(checkpoint, dict) or not ({"model", "ema"} & checkpoint.keys()):
         raise CheckpointError(f"{path}: not an Ultralytics checkpoint (no 'model' entry)")
@@ -27,7 +28,7 @@ def read_ultralytics(path, checkpoint=None) -> tuple[dict, dict[str, np.ndarray]
         raise CheckpointError(f"{path}: the 'model' entry holds no module tree")
     if not model.qualified_name.endswith("PoseModel"):
         raise CheckpointError(f"{path}: not a pose model (its model is {model.qualified_name})")
-    arch = _architecture(path, vars(model))
+    arch, head = _architecture_and_head(path, vars(model))
     tensors = module_tensors(model)
     _check_distribution_bins(path, tensors)
     provenance = {
@@ -37,10 +38,10 @@ def read_ultralytics(path, checkpoint=None) -> tuple[dict, dict[str, np.ndarray]
         "source_version": str(checkpoint.get("version", "unknown")),
         "source_date": str(checkpoint.get("date", "unknown")),
     }
-    return arch, tensors, provenance
+    return arch, head, tensors, provenance
 
 
-def _architecture(path, model_state: dict) -> dict:
+def _architecture_and_head(path, model_state: dict) -> tuple[dict, PoseObjectsHead]:
     spec = model_state.get("yaml")
     if not isinstance(spec, dict) or "backbone" not in spec or "head" not in spec:
         raise CheckpointError(f"{path}: the model carries no architecture description (yaml)")
@@ -58,18 +59,19 @@ def _architecture(path, model_state: dict) -> dict:
     keypoint_shape = list(model_state.get("kpt_shape") or spec.get("kpt_shape") or [])
     if len(keypoint_shape) != 2 or keypoint_shape[1] not in (2, 3):
         raise CheckpointError(f"{path}: bad keypoint shape {keypoint_shape!r}")
-    return {
+    arch = {
         "family": "yolo_pose",
         "variant": "yolo11-pose" if any(layer[2] == "C3k2" for layer in layers) else "yolov8-pose",
         "size": size,
         "depth": float(depth),
         "width": float(width),
         "max_channels": int(max_channels),
-        "num_classes": int(model_state.get("nc") or 1),
-        "keypoint_shape": keypoint_shape,
         "backbone": spec["backbone"],
         "head": spec["head"],
     }
+    head = PoseObjectsHead(skeleton_for(keypoint_shape), num_classes=int(model_state.get("nc") or 1),
+                           keypoint_dims=int(keypoint_shape[1]))
+    return arch, head
 
 
 def _size_from_file_name(name: str):
@@ -94,18 +96,8 @@ def skeleton_for(keypoint_shape) -> Skeleton:
 
 
 def ultralytics_model_file(checkpoint, name: str | None = None, content=None) -> modelfile.ModelFile:
-    """An Ultralytics pose checkpoint as an in-memory manypose model (weights checked to fit)."""
-    arch, tensors, provenance = read_ultralytics(checkpoint, content)
-    check_weights_fit(arch, tensors, checkpoint)
-    skeleton = skeleton_for(arch["keypoint_shape"])
-    description = {
-        "name": name or Path(checkpoint).stem,
-        "architecture": arch,
-        "skeleton": skeleton.to_dict(),
-        "input": modelfile.default_input(),
-        "heads": [PoseObjectsHead(skeleton, arch["num_classes"]).to_dict()],
-        "provenance": provenance,
-        "license": LICENSE,
-        "license_note": "Weights by Ultralytics, AGPL-3.0; converted to the manypose format.",
-    }
-    return modelfile.ModelFile(description, tensors)
+    """An Ultralytics pose checkpoint as an in-memory manypose model (weights checked to fit).
+    Input: letterboxed RGB in 0..1, padded with grey 114, as Ultralytics predicts."""
+    arch, head, tensors, provenance = read_ultralytics(checkpoint, content)
+    return imported_model(checkpoint, name or Path(checkpoint).stem, arch, (head,), InputSpec(), tensors, provenance,
+                          LICENSE, "Weights by Ultralytics, AGPL-3.0; converted to the manypose format.")

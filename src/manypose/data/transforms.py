@@ -1,10 +1,14 @@
-"""Geometric transforms shared by inference and training."""
+"""How a model sees an image: the input spec, and the geometry mapping image <-> network pixels
+both ways (inference maps poses back, training maps annotations forward)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
+
+RESIZE_MODES = ("letterbox", "stretch")
+INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
 
 
 @dataclass(frozen=True)
@@ -23,33 +27,11 @@ class Letterbox:
         xy[..., 1] = (xy[..., 1] - self.pad_top) / self.scale
         return xy
 
-
-def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: int = 114,
-              minimal_padding: bool = True) -> tuple[np.ndarray, Letterbox]:
-    """Resize keeping the aspect ratio so the long side is `size`, then pad.
-
-    With minimal padding the canvas is only rounded up to a multiple of `stride` (fewer pixels
-    to process); otherwise it is size x size.
-    """
-    height, width = image.shape[:2]
-    scale = min(size / height, size / width)
-    new_w, new_h = int(round(width * scale)), int(round(height * scale))
-    if minimal_padding:
-        canvas_w, canvas_h = _round_up(new_w, stride), _round_up(new_h, stride)
-    else:
-        canvas_w = canvas_h = size
-    if (new_w, new_h) != (width, height):
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    pad_w, pad_h = (canvas_w - new_w) / 2, (canvas_h - new_h) / 2
-    left, top = int(round(pad_w - 0.1)), int(round(pad_h - 0.1))
-    right, bottom = canvas_w - new_w - left, canvas_h - new_h - top
-    padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT,
-                                value=(pad_value,) * 3)
-    return padded, Letterbox(scale, left, top, canvas_w, canvas_h)
-
-
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        """Map (..., 2+) original-image coordinates into the network input, in place."""
+        xy[..., 0] = xy[..., 0] * self.scale + self.pad_left
+        xy[..., 1] = xy[..., 1] * self.scale + self.pad_top
+        return xy
 
 
 @dataclass(frozen=True)
@@ -64,8 +46,38 @@ class Stretch:
         xy[..., 1] /= self.scale_y
         return xy
 
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        xy[..., 0] *= self.scale_x
+        xy[..., 1] *= self.scale_y
+        return xy
 
-INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
+
+def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: int = 114,
+              minimal_padding: bool = True, interpolation: str = "linear") -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio so the long side is `size`, then pad.
+
+    With minimal padding the canvas is only rounded up to a multiple of `stride` (fewer pixels
+    to process); otherwise it is size x size.
+    """
+    height, width = image.shape[:2]
+    scale = min(size / height, size / width)
+    new_w, new_h = int(round(width * scale)), int(round(height * scale))
+    if minimal_padding:
+        canvas_w, canvas_h = _round_up(new_w, stride), _round_up(new_h, stride)
+    else:
+        canvas_w = canvas_h = size
+    if (new_w, new_h) != (width, height):
+        image = cv2.resize(image, (new_w, new_h), interpolation=INTERPOLATIONS[interpolation])
+    pad_w, pad_h = (canvas_w - new_w) / 2, (canvas_h - new_h) / 2
+    left, top = int(round(pad_w - 0.1)), int(round(pad_h - 0.1))
+    right, bottom = canvas_w - new_w - left, canvas_h - new_h - top
+    padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                                value=(pad_value,) * 3)
+    return padded, Letterbox(scale, left, top, canvas_w, canvas_h)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
 
 
 def stretch(image: np.ndarray, width: int, height: int, interpolation: str = "linear"):
@@ -73,15 +85,71 @@ def stretch(image: np.ndarray, width: int, height: int, interpolation: str = "li
     return resized, Stretch(width / image.shape[1], height / image.shape[0])
 
 
-def network_input(image: np.ndarray, spec: dict, minimal_padding: bool = True):
-    """The float32 (1, 3, H, W) input blob for a BGR image as a model's input description
-    `spec` asks (letterbox or stretch, channel order, (pixel - pixel_mean) * scale), and the
-    geometry mapping input pixels back onto the image."""
-    if spec.get("resize") == "stretch":
-        width, height = spec["size"]
-        resized, geometry = stretch(image, width, height, spec.get("interpolation", "linear"))
-    else:
-        resized, geometry = letterbox(image, spec["size"], spec["stride"], spec["pad_value"], minimal_padding)
-    blob = cv2.dnn.blobFromImage(resized, spec["scale"], mean=tuple(spec.get("pixel_mean", (0, 0, 0))),
-                                 swapRB=spec["channels"] == "RGB")
-    return blob, geometry
+@dataclass(frozen=True)
+class InputSpec:
+    """A model's input: how the image is resized, and how pixels become the float blob the
+    network sees, (pixel - pixel_mean) * scale in `channels` order.
+
+    letterbox: the long side becomes `size`, the aspect ratio is kept and the canvas padded
+    with `pad_value` to a multiple of `stride` (any input size that is such a multiple runs);
+    stretch: the image is resized to exactly `size` = (width, height), a fixed input.
+    """
+
+    size: int | tuple[int, int] = 640
+    resize: str = "letterbox"
+    stride: int = 32
+    channels: str = "RGB"
+    scale: float = 1 / 255.0
+    pixel_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    pad_value: int = 114
+    interpolation: str = "linear"
+
+    def __post_init__(self):
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"input resize {self.resize!r}: expected one of {', '.join(RESIZE_MODES)}")
+        if self.channels not in ("RGB", "BGR"):
+            raise ValueError(f"input channels {self.channels!r}: expected RGB or BGR")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"input interpolation {self.interpolation!r}: expected one of {', '.join(INTERPOLATIONS)}")
+        if self.resize == "stretch" and (isinstance(self.size, int) or len(self.size) != 2):
+            raise ValueError(f"a stretched input needs size [width, height], not {self.size!r}")
+        if self.resize == "letterbox" and not isinstance(self.size, int):
+            raise ValueError(f"a letterboxed input needs one size (the long side), not {self.size!r}")
+
+    @property
+    def fixed_shape(self) -> tuple[int, int] | None:
+        """(height, width) of a fixed-size input; None when any multiple of the stride runs."""
+        return (self.size[1], self.size[0]) if self.resize == "stretch" else None
+
+    def with_size(self, size: int) -> "InputSpec":
+        """The same input with another long side (letterboxed models only)."""
+        if self.fixed_shape:
+            raise ValueError(f"this model has a fixed input size {list(self.size)}")
+        return replace(self, size=int(size))
+
+    def prepare(self, image: np.ndarray, minimal_padding: bool = True):
+        """The float32 (1, 3, H, W) blob for a BGR image, and the geometry mapping between the
+        image's and the network input's pixels. Without minimal padding a letterbox is square."""
+        if self.resize == "stretch":
+            resized, geometry = stretch(image, *self.size, self.interpolation)
+        else:
+            resized, geometry = letterbox(image, self.size, self.stride, self.pad_value, minimal_padding,
+                                          self.interpolation)
+        blob = cv2.dnn.blobFromImage(resized, self.scale, mean=tuple(self.pixel_mean),
+                                     swapRB=self.channels == "RGB")
+        return blob, geometry
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["size"] = self.size if isinstance(self.size, int) else list(self.size)
+        data["pixel_mean"] = list(self.pixel_mean)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InputSpec":
+        values = dict(data)
+        if isinstance(values.get("size"), list):
+            values["size"] = tuple(int(v) for v in values["size"])
+        if "pixel_mean" in values:
+            values["pixel_mean"] = tuple(float(v) for v in values["pixel_mean"])
+        return cls(**values)

@@ -16,30 +16,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..skeleton import COCO17, OPENPOSE18, Skeleton, openpose18_to_coco17
-
-# OpenPose COCO model: (part a, part b, field channel x, field channel y) per limb, in the
-# order of the published network's field channels
-OPENPOSE18_LIMBS = (
-    (1, 2, 12, 13), (1, 5, 20, 21), (2, 3, 14, 15), (3, 4, 16, 17), (5, 6, 22, 23), (6, 7, 24, 25),
-    (1, 8, 0, 1), (8, 9, 2, 3), (9, 10, 4, 5), (1, 11, 6, 7), (11, 12, 8, 9), (12, 13, 10, 11),
-    (1, 0, 28, 29), (0, 14, 30, 31), (14, 16, 34, 35), (0, 15, 32, 33), (15, 17, 36, 37),
-    (2, 16, 18, 19), (5, 17, 26, 27),
-)
-
-# the published limbs plus shoulder-shoulder, hip-hip, shoulder-hip, nose-shoulder and ear-ear:
-# people stay connected when the neck (needs both shoulders) or a joint is missing. For
-# models trained by manypose; field channels 38.. follow the published ones.
-DENSE_EXTRA_LIMBS = ((2, 5), (8, 11), (2, 8), (5, 11), (0, 2), (0, 5), (16, 17))
-OPENPOSE18_DENSE_LIMBS = OPENPOSE18_LIMBS + tuple(
-    (a, b, 38 + 2 * i, 39 + 2 * i) for i, (a, b) in enumerate(DENSE_EXTRA_LIMBS))
-
 
 @dataclass(frozen=True)
 class PafDecoder:
-    """Fields (heatmaps + pafs, h, w) at the network's stride -> people in input pixels."""
+    """Fields (heatmaps + pafs, h, w) at the network's stride -> people in input pixels.
 
-    limbs: tuple = OPENPOSE18_LIMBS
+    `limbs`: (part a, part b, field channel x, field channel y) per limb, see heads.paf."""
+
+    limbs: tuple
     num_parts: int = 18
     stride: int = 8
     upsample: int = 4
@@ -51,20 +35,13 @@ class PafDecoder:
     min_aligned_samples: int = 7
     min_parts: int = 4
     min_person_score: float = 0.3
-    to_coco17: bool = True
-
-    @property
-    def skeleton(self) -> Skeleton:
-        """The keypoints it returns: COCO-17 for OpenPose-18 models (the neck dropped)."""
-        return COCO17 if self.to_coco17 and self.num_parts == len(OPENPOSE18) else OPENPOSE18
+    max_people: int = 300
 
     def __call__(self, fields: np.ndarray):
         heatmaps, pafs = self.upsampled(fields)
         peaks = self.find_peaks(heatmaps)
         keypoints, scores = self.group(pafs, peaks)
         keypoints *= np.array([self.stride / self.upsample] * 2 + [1], dtype=np.float32)
-        if self.skeleton is COCO17:
-            keypoints = openpose18_to_coco17(keypoints)
         return boxes_around(keypoints), scores, keypoints
 
     def upsampled(self, fields: np.ndarray):
@@ -184,13 +161,16 @@ class PafDecoder:
         del people[second], totals[second]
 
     def _keep_confident(self, people, totals):
+        """People with enough parts and a high enough mean score, best first, at most `max_people`."""
         kept, scores = [], []
         for person, total in zip(people, totals):
             count = int((person >= 0).sum())
             if count >= self.min_parts and total / count >= self.min_person_score:
                 kept.append(person)
                 scores.append(total / count)
-        return np.array(kept, np.int64).reshape(-1, self.num_parts), np.array(scores, np.float32)
+        order = np.argsort(-np.array(scores, np.float32), kind="stable")[:self.max_people]
+        kept = np.array(kept, np.int64).reshape(-1, self.num_parts)[order]
+        return kept, np.array(scores, np.float32)[order]
 
     def keypoints_of(self, people: np.ndarray, peaks) -> np.ndarray:
         keypoints = np.zeros((len(people), self.num_parts, 3), np.float32)

@@ -1,4 +1,11 @@
-"""Poses as objects: decoded network output -> person boxes, scores and keypoints."""
+"""Poses as objects (YOLO-pose) in numpy: decoded network output -> person boxes, scores and
+keypoints, and the decoding of raw per-level outputs.
+
+The network decodes its levels itself (`models.yolo_pose.PoseHead.decode`), inside the graph
+where ONNX Runtime fuses it; `decode_levels` is the same maths in float32 numpy for runtimes
+that compute the network in reduced precision (bfloat16 would put decoded coordinates on 2-4
+pixel steps). A test keeps the two in step.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +29,7 @@ class PoseObjectsDecoder:
     max_detections: int = 300
 
     def __call__(self, output: np.ndarray):
-        """(4 + classes + 3K, anchors) for one image -> boxes xyxy (N,4), scores (N,), keypoints (N,K,3)."""
+        """(4 + classes + K*D, anchors) for one image -> boxes xyxy (N,4), scores (N,), keypoints (N,K,3)."""
         scores = output[4:4 + self.num_classes].max(axis=0)
         candidates = np.flatnonzero(scores > self.score_threshold)
         if candidates.size > MAX_CANDIDATES:
@@ -37,3 +44,36 @@ class PoseObjectsDecoder:
         if keypoints.shape[2] == 2:  # models without visibility: every keypoint counts as seen
             keypoints = np.concatenate((keypoints, np.ones_like(keypoints[..., :1])), axis=2)
         return boxes[kept], scores[candidates][kept], keypoints
+
+
+def decode_levels(levels, strides, num_classes: int, keypoint_shape, box_bins: int) -> np.ndarray:
+    """Raw levels (B, 4*box_bins + classes + K*D, H, W), finest first -> (B, 4 + classes + K*D, anchors)."""
+    batch = levels[0].shape[0]
+    num_keypoints, dims = keypoint_shape
+    flat = np.concatenate([level.reshape(batch, level.shape[1], -1) for level in levels], axis=2).astype(np.float32)
+    anchors, anchor_strides = anchor_grid([level.shape[2:] for level in levels], strides)
+    box_logits = flat[:, :4 * box_bins].reshape(batch, 4, box_bins, -1)
+    box_logits = np.exp(box_logits - box_logits.max(axis=2, keepdims=True))
+    distances = (box_logits * np.arange(box_bins, dtype=np.float32)[:, None]).sum(2) / box_logits.sum(2)
+    top_left, bottom_right = anchors - distances[:, :2], anchors + distances[:, 2:]
+    boxes = np.concatenate(((top_left + bottom_right) / 2, bottom_right - top_left), axis=1) * anchor_strides
+    scores = sigmoid(flat[:, 4 * box_bins:4 * box_bins + num_classes])
+    keypoints = flat[:, 4 * box_bins + num_classes:].reshape(batch, num_keypoints, dims, -1).copy()
+    keypoints[:, :, :2] = (keypoints[:, :, :2] * 2.0 + (anchors - 0.5)) * anchor_strides
+    if dims == 3:
+        keypoints[:, :, 2] = sigmoid(keypoints[:, :, 2])
+    return np.concatenate((boxes, scores, keypoints.reshape(batch, num_keypoints * dims, -1)), axis=1)
+
+
+def anchor_grid(shapes, strides):
+    """Cell centres (2, N) in grid units and each one's stride (N,)."""
+    points, anchor_strides = [], []
+    for (height, width), stride in zip(shapes, strides):
+        ys, xs = np.meshgrid(np.arange(height) + 0.5, np.arange(width) + 0.5, indexing="ij")
+        points.append(np.stack((xs.reshape(-1), ys.reshape(-1))))
+        anchor_strides.append(np.full(height * width, stride))
+    return np.concatenate(points, 1).astype(np.float32), np.concatenate(anchor_strides).astype(np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))

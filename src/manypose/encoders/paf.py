@@ -6,31 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decoders.paf import OPENPOSE18_LIMBS
-from ..skeleton import COCO17, OPENPOSE18
-
-
-def coco17_to_openpose18(keypoints: np.ndarray) -> np.ndarray:
-    """(N, 17, 3) COCO keypoints -> (N, 18, 3) OpenPose order; the neck is the shoulders'
-    midpoint when both are labelled."""
-    order = [COCO17.keypoints.index(name) if name in COCO17.keypoints else -1 for name in OPENPOSE18.keypoints]
-    converted = np.zeros((len(keypoints), len(OPENPOSE18), 3), np.float32)
-    for target, source in enumerate(order):
-        if source >= 0:
-            converted[:, target] = keypoints[:, source]
-    left, right = keypoints[:, COCO17.index("left_shoulder")], keypoints[:, COCO17.index("right_shoulder")]
-    both = (left[:, 2] > 0) & (right[:, 2] > 0)
-    neck = OPENPOSE18.index("neck")
-    converted[both, neck, :2] = (left[both, :2] + right[both, :2]) / 2
-    converted[both, neck, 2] = np.minimum(left[both, 2], right[both, 2])
-    return converted
-
 
 @dataclass(frozen=True)
 class PafEncoder:
-    """Targets for keypoints given in input pixels (v > 0: labelled)."""
+    """Targets for keypoints given in input pixels (v > 0: labelled); `limbs` as in heads.paf."""
 
-    limbs: tuple = OPENPOSE18_LIMBS
+    limbs: tuple
     num_parts: int = 18
     stride: int = 8
     sigma: float = 7.0       # heatmap spread, input pixels

@@ -1,4 +1,5 @@
-"""Networks by method family, built from the architecture description stored with a model."""
+"""Networks by method family, built from a model's architecture description and its heads'
+metadata (which size the output layers)."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,11 +13,16 @@ NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose,
             "lightweight_openpose": LightweightOpenPose}
 
 
-def build_network(arch: dict) -> torch.nn.Module:
+def register_network(family: str, network_class) -> None:
+    """Make a network family known; its class is called as `network_class(arch, heads)`."""
+    NETWORKS[family] = network_class
+
+
+def build_network(arch: dict, heads) -> torch.nn.Module:
     family = arch.get("family")
     if family not in NETWORKS:
         raise ValueError(f"unknown network family {family!r}; known: {', '.join(NETWORKS)}")
-    return NETWORKS[family](arch)
+    return NETWORKS[family](arch, tuple(heads))
 
 
 def load_weights(network: torch.nn.Module, weights: dict[str, np.ndarray]) -> torch.nn.Module:
@@ -45,6 +51,6 @@ def load_weights(network: torch.nn.Module, weights: dict[str, np.ndarray]) -> to
 
 def inference_network(model_file) -> torch.nn.Module:
     """The model's network with its weights, in eval mode, batch norms folded where it has any."""
-    network = load_weights(build_network(model_file.architecture), model_file.weights).eval()
+    network = load_weights(build_network(model_file.architecture, model_file.heads), model_file.weights).eval()
     fold = getattr(network, "fold_batch_norms", None)
     return fold() if fold else network

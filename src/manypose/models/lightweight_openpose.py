@@ -1,13 +1,16 @@
 """Lightweight OpenPose (Osokin, 2018): MobileNetV1 to conv5_5 at stride 8, a CPM, an initial
 stage and N refinement stages, each predicting keypoint heatmaps and part affinity fields.
 
-Architecture description keys: channels (CPM width, 128), refinement_stages, heatmaps, pafs.
-Output: (B, heatmaps + pafs, H/8, W/8) of the last stage, heatmaps first.
+Architecture description keys: channels (CPM width, 128), refinement_stages.
+Output: (B, heatmaps + pafs, H/8, W/8) of the last stage, heatmaps first; the counts come from
+the head's metadata (heads.PafHead).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from ..heads import single_head
 
 # MobileNetV1 depthwise-separable blocks after the stem: (in, out, stride, dilation)
 BACKBONE_BLOCKS = ((32, 64, 1, 1), (64, 128, 2, 1), (128, 128, 1, 1), (128, 256, 2, 1), (256, 256, 1, 1),
@@ -120,10 +123,11 @@ class RefinementStage(nn.Module):
 
 
 class LightweightOpenPose(nn.Module):
-    def __init__(self, arch: dict):
+    def __init__(self, arch: dict, heads):
         super().__init__()
         self.arch = arch
-        channels, heatmaps, pafs = arch.get("channels", 128), arch.get("heatmaps", 19), arch.get("pafs", 38)
+        head = single_head(heads, "paf")
+        channels, heatmaps, pafs = arch.get("channels", 128), head.heatmap_channels, head.paf_channels
         self.backbone = nn.Sequential(StemBlock(), *(SeparableBlock(*block) for block in BACKBONE_BLOCKS))
         self.cpm = Cpm(BACKBONE_BLOCKS[-1][1], channels)
         self.initial_stage = InitialStage(channels, heatmaps, pafs)

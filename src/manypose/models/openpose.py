@@ -8,13 +8,16 @@ from it. Three behaviours of the published TensorFlow graphs are kept so outputs
   were frozen in training mode), i.e. instance normalization;
 - stride-2 convolutions pad like TensorFlow's SAME (the extra row and column at the end);
 - the coarse features are upsampled with TensorFlow 1's bilinear resize (no half-pixel offset).
-Output: (B, heatmaps + pafs, H/8, W/8), heatmaps first (the last one is the background).
+Output: (B, heatmaps + pafs, H/8, W/8), heatmaps first (the last one is the background); the
+counts come from the head's metadata (heads.PafHead).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..heads import single_head
 
 
 class TfSamePad(nn.Module):
@@ -97,11 +100,12 @@ class MobileNetOpenPose(nn.Module):
     """Architecture description keys: stem (channels), blocks ([expanded, out, stride] each),
     fine_block / coarse_block (indices of the blocks whose outputs make the features),
     stage_layers (per stage, [kernel, channels] of each layer of the PAF branch; the heatmap
-    branch is the same but for its last layer's channels), heatmaps, pafs."""
+    branch is the same but for its last layer's channels, which the head sets)."""
 
-    def __init__(self, arch: dict):
+    def __init__(self, arch: dict, heads):
         super().__init__()
         self.arch = arch
+        head = single_head(heads, "paf")
         self.stem = conv_norm_act(3, arch["stem"], 3, 2)
         blocks, c_in = [], arch["stem"]
         for expanded, c_out, stride in arch["blocks"]:
@@ -110,7 +114,7 @@ class MobileNetOpenPose(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.fine_block, self.coarse_block = arch["fine_block"], arch["coarse_block"]
         features = arch["blocks"][self.fine_block][1] + arch["blocks"][self.coarse_block][1]
-        pafs, heatmaps = arch["pafs"], arch["heatmaps"]
+        pafs, heatmaps = head.paf_channels, head.heatmap_channels
         stages = [[tuple(layer) for layer in stage] for stage in arch["stage_layers"]]
         stage_inputs = [features] + [features + pafs + heatmaps] * (len(stages) - 1)
         self.paf_stages = nn.ModuleList(

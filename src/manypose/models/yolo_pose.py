@@ -2,9 +2,10 @@
 
 The description is data (see `ARCHITECTURES`): a list of layers `[source, repeats, block, args]`
 in the published layout, plus the depth / width / max-channel scales of one size (n, s, m, l, x).
-The head predicts, per anchor point, a box (distribution over distances), a person score and
-K keypoints (offset from the anchor cell, visibility logit); `forward` returns them decoded in
-input pixels as (B, 4 + classes + 3K, anchors), which the decoder turns into poses.
+The head, sized from its metadata (heads.PoseObjectsHead), predicts per anchor point a box
+(distribution over distances), person scores and K keypoints (offset from the anchor cell,
+visibility logit); `forward` returns them decoded in input pixels as (B, 4 + classes + 3K,
+anchors), which the decoder turns into poses.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from ..heads import single_head
 from .yolo_blocks import (Concat, ConvBnAct, CSPAttention, CSPTwoConv, CSPTwoConvK2,
                           SpatialPyramidPoolFast, depthwise)
 
@@ -57,10 +59,9 @@ _V11_LAYERS = {
 }
 
 FAMILIES = {"yolov8-pose": _V8_LAYERS, "yolo11-pose": _V11_LAYERS}
-REG_MAX = 16  # bins of the box-distance distribution
 
 
-def architecture(family: str, size: str, num_keypoints: int = 17) -> dict:
+def architecture(family: str, size: str) -> dict:
     """The architecture description of one published size, e.g. ("yolo11-pose", "n")."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
@@ -75,8 +76,6 @@ def architecture(family: str, size: str, num_keypoints: int = 17) -> dict:
         "depth": depth,
         "width": width,
         "max_channels": max_channels,
-        "num_classes": 1,
-        "keypoint_shape": [num_keypoints, 3],
         "backbone": copy.deepcopy(layers["backbone"]),
         "head": copy.deepcopy(layers["head"]),
     }
@@ -87,18 +86,20 @@ def round_channels(channels: float) -> int:
 
 
 class PoseHead(nn.Module):
-    """Per level: box branch (cv2), score branch (cv3) and keypoint branch (cv4)."""
+    """Per level: box branch (cv2), score branch (cv3) and keypoint branch (cv4), sized from the
+    head's metadata (a heads.PoseObjectsHead)."""
 
-    def __init__(self, num_classes: int, keypoint_shape, in_channels, strides, light_score_branch: bool):
+    def __init__(self, meta, in_channels, light_score_branch: bool):
         super().__init__()
-        self.num_classes = num_classes
-        self.num_keypoints, self.keypoint_dims = keypoint_shape
-        self.strides = tuple(float(s) for s in strides)
-        self.register_buffer("bins", torch.arange(REG_MAX, dtype=torch.float32), persistent=False)
-        box_width = max(16, in_channels[0] // 4, 4 * REG_MAX)
+        num_classes = self.num_classes = meta.num_classes
+        self.num_keypoints, self.keypoint_dims = meta.keypoint_shape
+        self.box_bins = meta.box_bins
+        self.strides = tuple(float(s) for s in meta.strides)
+        self.register_buffer("bins", torch.arange(self.box_bins, dtype=torch.float32), persistent=False)
+        box_width = max(16, in_channels[0] // 4, 4 * self.box_bins)
         score_width = max(in_channels[0], min(num_classes, 100))
         keypoint_width = max(in_channels[0] // 4, self.num_keypoints * self.keypoint_dims)
-        self.cv2 = nn.ModuleList(self._branch(c, box_width, 4 * REG_MAX) for c in in_channels)
+        self.cv2 = nn.ModuleList(self._branch(c, box_width, 4 * self.box_bins) for c in in_channels)
         self.cv3 = nn.ModuleList(
             self._light_branch(c, score_width, num_classes) if light_score_branch
             else self._branch(c, score_width, num_classes) for c in in_channels)
@@ -119,7 +120,7 @@ class PoseHead(nn.Module):
         )
 
     def raw(self, features):
-        """Undecoded predictions per level: list of (B, 4*REG_MAX + classes + 3K, H, W)."""
+        """Undecoded predictions per level: list of (B, 4*box_bins + classes + 3K, H, W)."""
         return [torch.cat((self.cv2[i](f), self.cv3[i](f), self.cv4[i](f)), 1) for i, f in enumerate(features)]
 
     def anchor_points(self, raw_levels):
@@ -138,9 +139,9 @@ class PoseHead(nn.Module):
         b = raw_levels[0].shape[0]
         flat = torch.cat([level.reshape(b, level.shape[1], -1) for level in raw_levels], 2)
         box_logits, score_logits, keypoints = flat.split(
-            (4 * REG_MAX, self.num_classes, self.num_keypoints * self.keypoint_dims), 1)
+            (4 * self.box_bins, self.num_classes, self.num_keypoints * self.keypoint_dims), 1)
         anchors, strides = self.anchor_points(raw_levels)
-        distances = box_logits.reshape(b, 4, REG_MAX, -1).softmax(2)
+        distances = box_logits.reshape(b, 4, self.box_bins, -1).softmax(2)
         distances = (distances * self.bins.reshape(1, 1, -1, 1)).sum(2)
         top_left = anchors - distances[:, :2]
         bottom_right = anchors + distances[:, 2:]
@@ -161,11 +162,13 @@ class PoseHead(nn.Module):
 
 
 class YoloPoseNet(nn.Module):
-    """Backbone + neck + pose head from an architecture description (see `architecture`)."""
+    """Backbone + neck + pose head from an architecture description (see `architecture`) and
+    the head's metadata."""
 
-    def __init__(self, arch: dict):
+    def __init__(self, arch: dict, heads):
         super().__init__()
         self.arch = arch
+        self.head_meta = single_head(heads, "pose_objects")
         layers, sources = [], []
         out_channels: list[int] = []
         for index, (source, repeats, block, args) in enumerate(arch["backbone"] + arch["head"]):
@@ -210,11 +213,11 @@ class YoloPoseNet(nn.Module):
         if block == "Concat":
             return Concat(), sum(out_channels[s] for s in source)
         if block == "Pose":
-            in_channels = [out_channels[s] for s in source]
-            strides = [8.0 * 2 ** i for i in range(len(source))]
+            if len(source) != len(self.head_meta.strides):
+                raise ValueError(f"the Pose block takes {len(source)} levels but the head has "
+                                 f"{len(self.head_meta.strides)} strides")
             light = any(layer[2] == "C3k2" for layer in arch["backbone"])
-            head = PoseHead(arch["num_classes"], arch["keypoint_shape"], in_channels, strides, light)
-            return head, 0
+            return PoseHead(self.head_meta, [out_channels[s] for s in source], light), 0
         raise ValueError(f"unknown block {block!r} in the architecture description")
 
     def forward(self, x):
@@ -234,3 +237,4 @@ class YoloPoseNet(nn.Module):
             if isinstance(module, ConvBnAct):
                 module.fold_batch_norm()
         return self
+

@@ -1,8 +1,10 @@
-"""Inference backends behind one small interface: `backend(blob) -> output`.
+"""Inference backends behind one small interface: `backend(blob) -> {output name: array}`.
 
-A backend takes a float32 (B, 3, H, W) input blob and returns the network's decoded output as
-a numpy array; pre- and post-processing stay in numpy, shared by every backend. ONNX Runtime
-is the default: it needs no torch once a model is exported (the bundled model ships exported).
+A backend takes a float32 (B, 3, H, W) input blob and returns every network output, named as
+the model's heads name them; pre- and post-processing stay in numpy, shared by every backend.
+Backends run files or networks prepared before them (see manypose.loading) and know nothing of
+model families: what depends on a head's layout comes from the model's codec. ONNX Runtime is
+the default: it needs no torch once a model is exported (the bundled model ships exported).
 OpenVINO (optional) runs the same ONNX files, in bfloat16 on CPUs that have it.
 """
 from __future__ import annotations
@@ -11,14 +13,15 @@ import os
 
 BACKENDS = ("onnxruntime", "openvino", "torch")
 DEFAULT_BACKEND = "onnxruntime"
+INT8_BACKENDS = ("onnxruntime", "openvino")
 
 
 class Backend:
-    """`backend(blob) -> output`, and how to run several images at once (see `parallel_runner`)."""
+    """`backend(blob) -> {name: output}`, and how to run several images at once (see `parallel_runner`)."""
 
     name = ""
 
-    def __call__(self, blob):
+    def __call__(self, blob) -> dict:
         raise NotImplementedError
 
     def parallel_runner(self):
@@ -31,27 +34,38 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def create_backend(model_file, head, name: str = DEFAULT_BACKEND, threads: int | None = None,
-                   int8: bool = False, calibration_images=None):
-    """A backend running `model_file`; `head` is its head metadata (see heads.py)."""
+def named_outputs(names, values) -> dict:
+    """Outputs in the network's order, named as the codec names them."""
+    values = list(values)
+    if len(values) != len(names):
+        raise ValueError(f"the network gives {len(values)} outputs, the model's heads expect {len(names)} "
+                         f"({', '.join(names)})")
+    return dict(zip(names, values))
+
+
+def open_backend(name: str, runnable, codec, threads: int | None = None) -> Backend:
+    """A backend running `runnable`: an ONNX file (onnxruntime, openvino) or a torch network."""
     from ..optional import require
 
     if name == "onnxruntime":
-        from .exported import onnx_model_path
         from .onnx_backend import OnnxBackend
 
-        return OnnxBackend(onnx_model_path(model_file, int8, calibration_images), threads=threads)
+        return OnnxBackend(runnable, codec.output_names, threads=threads)
     if name == "openvino":
         require("openvino", "the openvino backend")
-        from .exported import onnx_model_path
         from .openvino_backend import OpenVinoBackend
 
-        return OpenVinoBackend(onnx_model_path(model_file, int8, calibration_images), head, threads=threads)
+        return OpenVinoBackend(runnable, codec, threads=threads)
     if name == "torch":
-        if int8:
-            raise ValueError("INT8 runs with the onnxruntime backend only")
-        require("torch", "the torch backend")
         from .torch_backend import TorchBackend
 
-        return TorchBackend(model_file, threads=threads)
+        return TorchBackend(runnable, codec.output_names, threads=threads)
     raise ValueError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
+
+
+def check_backend(name: str, int8: bool) -> None:
+    """Refuse what no backend of that name runs, before anything is prepared for it."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
+    if int8 and name not in INT8_BACKENDS:
+        raise ValueError(f"INT8 runs on the {' and '.join(INT8_BACKENDS)} backends, not {name}")

@@ -6,7 +6,7 @@ from functools import partial
 import numpy as np
 import onnxruntime
 
-from . import Backend, usable_cores
+from . import Backend, named_outputs, usable_cores
 
 MAX_PARALLEL_IMAGES = 4
 
@@ -14,15 +14,16 @@ MAX_PARALLEL_IMAGES = 4
 class OnnxBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, onnx_path, threads: int | None = None):
+    def __init__(self, onnx_path, output_names, threads: int | None = None):
         self.onnx_path = str(onnx_path)
+        self.output_names = tuple(output_names)
         self.threads = threads
         self.session = _open_session(self.onnx_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self._parallel_run = None
 
-    def __call__(self, blob: np.ndarray) -> np.ndarray:
-        return _run(self.session, self.input_name, blob)
+    def __call__(self, blob: np.ndarray) -> dict:
+        return _run(self.session, self.input_name, self.output_names, blob)
 
     def parallel_runner(self):
         """One image per thread: ONNX Runtime spreads a small network over the cores less well
@@ -35,7 +36,7 @@ class OnnxBackend(Backend):
             return self, 1
         if self._parallel_run is None:
             session = _open_session(self.onnx_path, threads // count)
-            self._parallel_run = partial(_run, session, self.input_name)
+            self._parallel_run = partial(_run, session, self.input_name, self.output_names)
         return self._parallel_run, count
 
 
@@ -48,5 +49,6 @@ def _open_session(onnx_path: str, threads: int | None):
     return onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
 
 
-def _run(session, input_name: str, blob: np.ndarray) -> np.ndarray:
-    return session.run(None, {input_name: blob})[0]
+def _run(session, input_name: str, output_names, blob: np.ndarray) -> dict:
+    # by position: files exported by earlier releases name their one output "output"
+    return named_outputs(output_names, session.run(None, {input_name: blob}))

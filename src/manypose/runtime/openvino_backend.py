@@ -2,18 +2,17 @@
 
 OpenVINO picks the fastest precision the CPU offers: bfloat16 on CPUs with AMX / AVX512-BF16,
 float32 elsewhere. bfloat16 keeps 8 significant bits, so decoded coordinates (hundreds of
-pixels) would land on 2-4 pixel steps: networks that decode coordinates in the graph (poses as
-objects) are cut before their decoding, which runs in float32 numpy instead; networks that
-output fields (heatmaps, PAFs) run whole. Each input shape is compiled once and kept.
+pixels) would land on 2-4 pixel steps: where the model's codec names a cut (networks that
+decode coordinates in the graph), the graph stops there and the codec finishes in float32
+numpy; networks that output fields (heatmaps, PAFs) run whole. Each input shape is compiled
+once and kept.
 """
 from __future__ import annotations
 
 import numpy as np
 import openvino
 
-from ..decoders.yolo_pose_fields import REG_MAX, decode_levels
-from ..heads import PoseObjectsHead
-from . import Backend
+from . import Backend, named_outputs
 
 MAX_COMPILED_SHAPES = 16
 
@@ -21,28 +20,19 @@ MAX_COMPILED_SHAPES = 16
 class OpenVinoBackend(Backend):
     name = "openvino"
 
-    def __init__(self, onnx_path, head, threads: int | None = None):
+    def __init__(self, onnx_path, codec, threads: int | None = None):
         self.core = openvino.Core()
-        self.head = head
+        self.codec = codec
         model = self.core.read_model(str(onnx_path))
-        self.decodes_in_graph = isinstance(head, PoseObjectsHead)
-        self.model = self._cut_before_decoding(model) if self.decodes_in_graph else model
+        self.cut = codec.reduced_precision_cut(_graph_outputs(model))
+        if self.cut is not None:
+            outputs = [output for op in model.get_ordered_ops() for output in op.outputs()]
+            model = openvino.Model([outputs[i] for i in self.cut], model.get_parameters(), "network")
+        self.model = model
         self.config = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
         self.requests: dict[tuple, object] = {}
-
-    def _cut_before_decoding(self, model):
-        """Keep only the network up to the per-level head outputs (box, score and keypoint maps)."""
-        channels = 4 * REG_MAX + self.head.num_classes + 3 * len(self.head.skeleton)
-        levels = [op.output(0) for op in model.get_ordered_ops()
-                  if op.get_type_name() == "Concat" and op.output(0).get_partial_shape().rank.get_length() == 4
-                  and op.output(0).get_partial_shape()[1].is_static
-                  and op.output(0).get_partial_shape()[1].get_length() == channels]
-        if len(levels) != len(self.head.strides):
-            raise ValueError(f"cannot find the {len(self.head.strides)} head outputs in the ONNX model "
-                             f"(found {len(levels)} with {channels} channels)")
-        return openvino.Model(levels, model.get_parameters(), "network")
 
     def _request_for(self, shape: tuple):
         if shape not in self.requests:
@@ -53,10 +43,23 @@ class OpenVinoBackend(Backend):
             self.requests[shape] = self.core.compile_model(model, "CPU", self.config).create_infer_request()
         return self.requests[shape]
 
-    def __call__(self, blob: np.ndarray) -> np.ndarray:
+    def __call__(self, blob: np.ndarray) -> dict:
         request = self._request_for(blob.shape)
         request.infer({0: blob})
-        if not self.decodes_in_graph:
-            return request.get_output_tensor(0).data.copy()
-        levels = [request.get_output_tensor(i).data for i in range(len(self.head.strides))]
-        return decode_levels(levels, self.head.strides, self.head.num_classes, (len(self.head.skeleton), 3))
+        values = [request.get_output_tensor(i).data.copy() for i in range(len(self.model.outputs))]
+        if self.cut is None:
+            return named_outputs(self.codec.output_names, values)
+        return self.codec.outputs_from_cut(values)
+
+
+def _graph_outputs(model) -> list[tuple[str, tuple | None]]:
+    """Every operation's outputs in topological order, as (operation type, static shape with None
+    for dynamic dimensions, or None for a dynamic rank)."""
+    found = []
+    for op in model.get_ordered_ops():
+        for output in op.outputs():
+            shape = output.get_partial_shape()
+            dims = None if shape.rank.is_dynamic else tuple(
+                d.get_length() if d.is_static else None for d in shape)
+            found.append((op.get_type_name(), dims))
+    return found

@@ -1,21 +1,23 @@
-"""Run a model with PyTorch on the CPU (batch norms folded for speed)."""
+"""Run a torch network (built and folded before, see manypose.loading) on the CPU."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ..models import inference_network
-from . import Backend
+from . import Backend, named_outputs
 
 
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, model_file, threads: int | None = None):
+    def __init__(self, network: torch.nn.Module, output_names, threads: int | None = None):
         if threads:
             torch.set_num_threads(threads)
-        self.network = inference_network(model_file)
+        self.network = network
+        self.output_names = tuple(output_names)
 
-    def __call__(self, blob: np.ndarray) -> np.ndarray:
+    def __call__(self, blob: np.ndarray) -> dict:
         with torch.inference_mode():
-            return self.network(torch.from_numpy(blob)).numpy()
+            outputs = self.network(torch.from_numpy(blob))
+        outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+        return named_outputs(self.output_names, (output.numpy() for output in outputs))

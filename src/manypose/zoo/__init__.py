@@ -68,13 +68,15 @@ def resolve(name_or_path=None) -> Path:
     raise ModelNotFound(f"unknown model {name!r}; available: {available} (see `manypose models`)")
 
 
-def load_model_file(name_or_path=None) -> modelfile.ModelFile:
+def find_model(name_or_path=None) -> modelfile.ModelFile:
+    """The model for a name or path: a model folder as it is, a published checkpoint converted
+    in memory (None: the default model)."""
     path = resolve(name_or_path)
     if path.is_file() and path.suffix != ".json":
         from ..convert import model_file_from_checkpoint
 
         return model_file_from_checkpoint(path)
-    return modelfile.load(path)
+    return modelfile.read_model_folder(path)
 
 
 def list_models() -> list[dict]:

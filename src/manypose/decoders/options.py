@@ -1,0 +1,42 @@
+"""Decoder options: the thresholds a user may set, their defaults in one place."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class DecoderOptions:
+    """What to keep of a network's candidates. `given` names the options the user set: a
+    decoder that cannot honour one of those refuses it (see `check_honoured`); one left at its
+    default is simply not used where the method has no such step."""
+
+    score_threshold: float = 0.25   # drop people scored below
+    iou_threshold: float = 0.7      # box overlap above which the weaker person is a duplicate
+    max_detections: int = 300       # people kept per image, best first
+    given: frozenset = frozenset()
+
+    def __post_init__(self):
+        for name in ("score_threshold", "iou_threshold"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or math.isnan(value) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a number in [0, 1], not {value!r}")
+        if int(self.max_detections) != self.max_detections or self.max_detections < 1:
+            raise ValueError(f"max_detections must be 1 or more, not {self.max_detections!r}")
+
+    @classmethod
+    def from_given(cls, **values) -> "DecoderOptions":
+        """Options from keyword values, None meaning 'not set' (the default applies)."""
+        known = {f.name for f in fields(cls)} - {"given"}
+        unknown = sorted(values.keys() - known)
+        if unknown:
+            raise TypeError(f"unknown decoder option {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        given = {name: value for name, value in values.items() if value is not None}
+        return cls(**given, given=frozenset(given))
+
+    def check_honoured(self, honoured, method: str) -> None:
+        """Refuse options the user set that `method` has no use for."""
+        refused = sorted(self.given - set(honoured))
+        if refused:
+            raise ValueError(f"{method} has no {', '.join(refused)}; it honours "
+                             f"{', '.join(sorted(honoured)) or 'no decoder option'}")

@@ -1,0 +1,15 @@
+"""Head kinds: the one description of a model's heads, and the codec of each kind.
+
+A model description lists its heads (`heads` in model.json), each a dict with a `kind`. A kind
+is one module: a metadata dataclass (keypoint set, stride, channel layout; the network's head
+modules are sized from it) and a codec that claims heads of that kind and owns both directions,
+annotations -> training targets and network outputs -> poses, and the export policies that
+depend on its layout. `register(meta, codec)` makes a kind known.
+"""
+from . import paf, pose_objects  # noqa: F401  (registers the built-in kinds)
+from .base import CODECS, HEAD_KINDS, Codec, HeadMeta, codec_for, head_from_dict, register, single_head
+from .paf import PafHead
+from .pose_objects import PoseObjectsHead
+
+__all__ = ["Codec", "HeadMeta", "register", "codec_for", "head_from_dict", "HEAD_KINDS", "CODECS",
+           "single_head", "PafHead", "PoseObjectsHead"]
