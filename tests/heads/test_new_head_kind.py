@@ -9,6 +9,7 @@ import torch
 
 import manypose
 from manypose import modelfile
+from manypose.decoders import DecoderOptions
 from manypose.data.transforms import InputSpec
 from manypose.heads import CODECS, HEAD_KINDS, Codec, HeadMeta, register, single_head
 from manypose.models import NETWORKS, register_network
@@ -97,3 +98,58 @@ def test_it_exports_with_its_own_output_name(toy_model, tmp_path):
 
     path = export.export_onnx(modelfile.read_model_folder(toy_model), tmp_path / "toy.onnx")
     assert [output.name for output in onnx.load(str(path)).graph.output] == ["test_argmax_heatmaps"]
+
+
+@dataclass(frozen=True)
+class PersonScoreHead(HeadMeta):
+    """One number per image: how likely it shows a person."""
+
+    kind = "test_person_score"
+
+
+class HeatmapsAndScoreCodec(ArgmaxCodec):
+    """Claims two heads and decodes their two outputs together."""
+
+    kinds = ("test_argmax_heatmaps", "test_person_score")
+
+    def _decoder(self, options):
+        keypoints_of = super()._decoder(DecoderOptions(score_threshold=0.0))
+        score_name = self.heads[1].output_names[0]
+
+        def decode(outputs):
+            boxes, _, keypoints = keypoints_of(outputs)
+            score = outputs[score_name].reshape(-1)
+            keep = score >= options.score_threshold
+            return boxes[keep], score[keep], keypoints[keep]
+        return decode
+
+
+class TwoOutputNet(BrightnessHeatmapNet):
+    def __init__(self, arch, heads):
+        super().__init__(arch, heads[:1])
+
+    def forward(self, images):
+        return super().forward(images), images.mean(dim=(1, 2, 3))
+
+
+def test_one_codec_claims_two_heads_and_reads_both_outputs(tmp_path):
+    register(ArgmaxHeatmapHead, ArgmaxCodec)
+    register(PersonScoreHead, HeatmapsAndScoreCodec)
+    register_network("test_two_outputs", TwoOutputNet)
+    try:
+        heads = [ArgmaxHeatmapHead(COCO17).to_dict(), PersonScoreHead(COCO17).to_dict()]
+        description = {"name": "two", "architecture": {"family": "test_two_outputs"}, "skeleton": COCO17.to_dict(),
+                       "input": InputSpec(size=256, stride=32).to_dict(), "heads": heads}
+        weights = {"cells.weight": np.full((17, 3, 8, 8), 8.0 / 192, np.float32),
+                   "cells.bias": np.full(17, -4.0, np.float32)}
+        folder = modelfile.save(tmp_path / "two", description, weights, dtype="float32")
+        for backend in ("onnxruntime", "torch"):
+            poses = manypose.load(folder, backend=backend, score_threshold=0.001)(bright_square(200, 80))
+            assert len(poses) == 1 and np.abs(poses.keypoints[0, :, :2] - (200, 80)).max() < 20
+            assert poses.scores[0] == pytest.approx(1600 / (320 * 240), rel=0.05)  # the mean brightness
+    finally:
+        HEAD_KINDS.pop(ArgmaxHeatmapHead.kind)
+        HEAD_KINDS.pop(PersonScoreHead.kind)
+        CODECS.remove(ArgmaxCodec)
+        CODECS.remove(HeatmapsAndScoreCodec)
+        NETWORKS.pop("test_two_outputs")

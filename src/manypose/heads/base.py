@@ -126,15 +126,18 @@ def head_from_dict(data: dict, skeleton: Skeleton) -> HeadMeta:
 
 
 def codec_for(heads) -> Codec:
-    """The codec that claims every head of a model (one decoder per model)."""
+    """The codec that claims every head of a model (one decoder per model; one codec may take
+    several heads, as a composite-field decoder takes its intensity and association heads)."""
+    partial = []
     for codec_class in CODECS:
         codec = codec_class.claim(heads)
-        if codec is not None:
-            unclaimed = [head.kind for head in heads if head not in codec.heads]
-            if unclaimed:
-                raise ValueError(f"no decoder takes the heads {', '.join(unclaimed)} beside {codec.name}")
+        if codec is not None and len(codec.heads) == len(heads):
             return codec
-    raise ValueError(f"no decoder for the heads {', '.join(head.kind for head in heads) or '(none)'}")
+        if codec is not None:
+            partial.append(codec.name)
+    kinds = ", ".join(head.kind for head in heads) or "(none)"
+    taken = f" (only partly: {'; '.join(partial)})" if partial else ""
+    raise ValueError(f"no decoder takes the heads {kinds} together{taken}")
 
 
 def single_head(heads, kind: str) -> HeadMeta:
