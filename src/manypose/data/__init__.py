@@ -1,1 +1,1 @@
-"""Datasets, image reading and transforms."""
+"""Image reading with clear errors, and the input spec and geometry shared by inference and training."""
