@@ -43,7 +43,7 @@ def test_predict_writes_json_and_overlays(tmp_path, capsys):
 
 def test_predict_prints_a_summary_without_json(capsys):
     assert main(["predict", str(DEMO_IMAGE), "--quiet"]) == 0
-    assert "astronaut.jpg: 1 people" in capsys.readouterr().out
+    assert "astronaut.jpg: 1 person (scores" in capsys.readouterr().out
 
 
 def test_batch_goes_on_past_bad_files_and_fails_at_the_end(bad_inputs, tmp_path, capsys):
@@ -93,7 +93,7 @@ def test_convert_and_predict_with_the_converted_folder(yolo11n_checkpoint, tmp_p
     assert main(["convert", str(yolo11n_checkpoint), str(tmp_path / "mine")]) == 0
     assert (tmp_path / "mine" / "model.json").is_file()
     assert main(["predict", str(DEMO_IMAGE), "--model", str(tmp_path / "mine"), "--quiet"]) == 0
-    assert "1 people" in capsys.readouterr().out
+    assert "1 person" in capsys.readouterr().out
 
 
 def test_convert_rejects_a_foreign_file_in_one_line(tmp_path, capsys):
@@ -137,3 +137,78 @@ def test_counts_below_one_are_refused(option, capsys):
         main(["predict", str(DEMO_IMAGE), option, "0"])
     assert exit_info.value.code == 2
     assert "must be 1 or more, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--threads", "1000"], "threads must be a whole number from 1 to"),
+    (["--input-size", "650"], "not a multiple of the model's stride 32 (try 640 or 672)"),
+    (["--input-size", "100000"], "input size must be a whole number of pixels from 32 to 4096"),
+    (["--score-threshold", "nan"], "score_threshold must be a number in [0, 1]"),
+    (["--iou-threshold", "1.5"], "iou_threshold must be a number in [0, 1]"),
+])
+def test_bad_options_end_with_one_line_and_exit_2(options, message, capsys):
+    assert main(["predict", str(DEMO_IMAGE), "--quiet", *options]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_counts_one_person_and_says_where_it_wrote(tmp_path, capsys):
+    assert main(["predict", str(DEMO_IMAGE), "--quiet", "--image-output", str(tmp_path / "drawn")]) == 0
+    captured = capsys.readouterr()
+    assert "astronaut.jpg: 1 person (scores" in captured.out
+    assert f"wrote the drawn images into {tmp_path / 'drawn'}" in captured.err
+
+
+def test_overlays_never_replace_inputs_or_each_other(tmp_path, capsys):
+    photo = cv2.imread(str(DEMO_IMAGE))
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "a.jpg"), photo)
+    cv2.imwrite(str(tmp_path / "one" / "a.png"), photo)
+    before = (tmp_path / "one" / "a.jpg").read_bytes()
+    assert main(["predict", str(tmp_path / "one"), "--quiet", "--image-output", str(tmp_path / "one")]) == 2
+    assert "would overwrite it" in capsys.readouterr().err
+    assert (tmp_path / "one" / "a.jpg").read_bytes() == before and len(list((tmp_path / "one").iterdir())) == 2
+    assert main(["predict", str(tmp_path / "one"), str(tmp_path / "two"), "--quiet",
+                 "--image-output", str(tmp_path / "drawn")]) == 0
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["a.jpg", "a_jpg.jpg", "a_png.jpg"]
+
+
+def test_unwritable_outputs_are_refused_before_the_run(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    assert main(["predict", str(DEMO_IMAGE), "--quiet", "--json-output", str(tmp_path / "file.txt" / "o.json")]) == 1
+    assert "cannot write the JSON output there" in capsys.readouterr().err
+    assert main(["predict", str(DEMO_IMAGE), "--quiet", "--image-output", str(tmp_path / "file.txt")]) == 1
+    assert "is a file; the drawn images needs a folder" in capsys.readouterr().err
+
+
+def test_json_goes_through_symlinks_and_to_stdout(tmp_path):
+    target = tmp_path / "target.json"
+    target.write_text("old")
+    (tmp_path / "link.json").symlink_to(target)
+    assert main(["predict", str(DEMO_IMAGE), "--quiet", "--json-output", str(tmp_path / "link.json")]) == 0
+    assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text())[0]["width"] == 512
+    for path in ("-", "/dev/stdout"):
+        result = subprocess.run([sys.executable, "-m", "manypose.cli", "predict", str(DEMO_IMAGE), "--quiet",
+                                 "--json-output", path], capture_output=True, text=True, check=True)
+        assert json.loads(result.stdout)[0]["width"] == 512
+
+
+def test_convert_keeps_another_model_unless_forced(tmp_path, capsys, yolo11n_checkpoint):
+    folder = tmp_path / "model"
+    assert main(["convert", str(yolo11n_checkpoint), str(folder)]) == 0
+    (folder / "model.onnx").write_text("an export of these weights")
+    assert main(["convert", str(yolo11n_checkpoint), str(folder)]) == 2
+    assert "holds a model already; pass --force" in capsys.readouterr().err
+    assert main(["convert", str(yolo11n_checkpoint), str(folder), "--force"]) == 0
+    assert not (folder / "model.onnx").exists(), "the old weights' export goes with them"
+
+
+def test_an_onnx_file_or_a_video_gets_a_line_that_says_what_to_do(tmp_path, capsys):
+    from manypose.zoo import find_model
+
+    assert main(["predict", str(DEMO_IMAGE), "--model", str(find_model().folder / "model.onnx")]) == 2
+    assert "pass the model folder it came from" in capsys.readouterr().err
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    assert main(["predict", str(tmp_path / "clip.mp4"), "--quiet"]) == 1
+    assert "a video, not an image" in capsys.readouterr().err

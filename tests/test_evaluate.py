@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -30,3 +31,30 @@ def test_missing_inputs(estimator, tmp_path, dev_annotations):
         evaluate(estimator, tmp_path / "broken.json", tmp_path)
     with pytest.raises(EvaluationError, match="no such image directory"):
         evaluate(estimator, dev_annotations, tmp_path / "nowhere")
+
+
+def test_eval_stats_say_how_they_were_measured(estimator, dev_annotations, dev_images, tmp_path):
+    evaluate(estimator, dev_annotations, dev_images, stats_output=tmp_path / "s.json", progress=False)
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert (stats["backend"], stats["int8"], stats["input_size"]) == ("onnxruntime", False, 640)
+
+
+def test_eval_keeps_its_results_when_an_output_cannot_be_written(estimator, dev_annotations, dev_images, tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    stats, summary, failures = evaluate(estimator, dev_annotations, dev_images,
+                                        stats_output=tmp_path / "file.txt" / "s.json", progress=False)
+    assert stats["AP"] > 0.4 and "Average Precision" in summary
+    assert len(failures) == 1 and f"{tmp_path / 'file.txt'}: cannot write" in failures[0]
+
+
+@pytest.mark.parametrize("content, message", [
+    ([], "not a COCO annotation file (annotation file format"),
+    ({"images": [{"id": 1}], "annotations": [], "categories": [{"id": 1, "name": "person", "keypoints": ["a"] * 17}]},
+     "image 1 of the annotations has no file_name"),
+    ({"images": [], "annotations": [], "categories": [{"id": 1, "name": "person", "keypoints": ["a"] * 14}]},
+     "its keypoint set has 14 keypoints, the model yolo11n-pose gives 17 (coco17)"),
+])
+def test_malformed_annotations_are_named(estimator, dev_images, tmp_path, content, message):
+    (tmp_path / "a.json").write_text(json.dumps(content))
+    with pytest.raises(EvaluationError, match=re.escape(message)):
+        evaluate(estimator, tmp_path / "a.json", dev_images, progress=False)

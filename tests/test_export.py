@@ -1,4 +1,5 @@
 """ONNX export and INT8 quantization."""
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 import manypose
 from manypose import export
 from manypose.evaluate import evaluate
+from manypose.modelfile import ModelFileError
 from manypose.models import build_network, load_weights
 from manypose.zoo import DEMO_IMAGE, find_model
 
@@ -65,6 +67,14 @@ def test_models_without_onnx_are_exported_once_into_the_cache(tmp_path, capsys):
     second = manypose.load(folder)
     assert "exporting" not in capsys.readouterr().err
     assert np.allclose(first(DEMO_IMAGE).keypoints, second(DEMO_IMAGE).keypoints)
+    description = json.loads((folder / "model.json").read_text())
+    description["input"]["pad_value"] = 0  # any edit of the description is a new model
+    (folder / "model.json").write_text(json.dumps(description))
+    manypose.load(folder)
+    assert "exporting" in capsys.readouterr().err
+    (folder / "weights.safetensors").unlink()
+    with pytest.raises(ModelFileError, match="weights file is missing"):
+        manypose.load(folder)
 
 
 def cpu_has_vnni() -> bool:

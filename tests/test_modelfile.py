@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from manypose import modelfile
+from manypose.data.transforms import InputSpec
 from manypose.modelfile import ModelFileError
 
 from synthetic_weights import synthetic_state_dict
@@ -14,8 +15,9 @@ from synthetic_weights import synthetic_state_dict
 def small_model(tmp_path, dtype="float16"):
     weights = {"a.weight": np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4),
                "b.count": np.arange(3, dtype=np.int64)}
-    folder = modelfile.save(tmp_path / "m", {"name": "m", "architecture": {"family": "x"},
-                                             "skeleton": "coco17"}, weights, dtype=dtype)
+    folder = modelfile.save(tmp_path / "m", {"name": "m", "architecture": {"family": "x"}, "skeleton": "coco17",
+                                             "input": InputSpec().to_dict(), "heads": [{"kind": "pose_objects"}]},
+                            weights, dtype=dtype)
     return folder, weights
 
 
@@ -126,3 +128,19 @@ def _lightweight_openpose_weights():
 
     shapes = json.loads((Path(__file__).resolve().parent / "data/lightweight_openpose/state_dict_shapes.json").read_text())
     return map_state_dict(synthetic_state_dict(shapes))[2]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d.pop("heads"), "has no 'heads' entry"),
+    (lambda d: d.pop("weights"), "has no 'weights' entry"),
+    (lambda d: d["heads"].append({"kind": "cif"}), "unknown head kind 'cif'"),
+    (lambda d: d["input"].update(resize="crop"), "input resize 'crop'"),
+    (lambda d: d.update(skeleton="horse"), "unknown skeleton 'horse'"),
+])
+def test_a_damaged_description_is_named_with_what_is_wrong(tmp_path, damage, message):
+    folder, _ = small_model(tmp_path)
+    description = json.loads((folder / "model.json").read_text())
+    damage(description)
+    (folder / "model.json").write_text(json.dumps(description))
+    with pytest.raises(ModelFileError, match=f"model.json: .*{message}"):
+        modelfile.read_model_folder(folder)

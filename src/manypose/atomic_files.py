@@ -1,20 +1,81 @@
-"""Atomic file output: a crash or a full disk never leaves a half-written file behind."""
+"""File output that never loses data: a crash or a full disk never leaves a half-written file
+behind, and what is not a regular file (a symlink, a FIFO, a device, `-` for stdout) is
+written through rather than replaced."""
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 
+STDOUT = "-"
+SPECIAL_FOLDERS = ("/dev/", "/proc/")
+
 
 def atomic_write_bytes(path, data: bytes) -> None:
+    if str(path) == STDOUT:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
     path = Path(path)
-    with temporary_sibling(path) as tmp:
-        with open(tmp, "wb") as f:
+    if _written_through(path):
+        with open(path, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        publish(tmp, path)
+        return
+    target = Path(os.path.realpath(path))  # a symlink stays, its target is replaced
+    check_writable(target, "the file")
+    try:
+        with temporary_sibling(target) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            publish(tmp, target)
+    except OSError as error:  # name the user's path, not the temporary file
+        raise OSError(f"{path}: cannot write ({error.strerror or error})") from None
+
+
+def _written_through(path: Path) -> bool:
+    """FIFOs, devices and sockets, and /dev/stdout and the like even when they lead to a
+    regular file (the shell holds it open): there is no file to replace."""
+    if str(path).startswith(SPECIAL_FOLDERS) or os.path.realpath(path).startswith(SPECIAL_FOLDERS):
+        return True
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def check_writable(path, what: str) -> None:
+    """Refuse, before any work, an output path that cannot be written: a folder, or a file in a
+    folder that is missing and cannot be made, or is not writable."""
+    if str(path) == STDOUT:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise OSError(f"{path}: is a directory; {what} needs a file name")
+    if _written_through(path):
+        return
+    parent = Path(os.path.realpath(path)).parent
+    _check_folder(parent, what)
+
+
+def check_writable_folder(folder, what: str) -> None:
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OSError(f"{folder}: is a file; {what} needs a folder")
+    _check_folder(folder, what)
+
+
+def _check_folder(folder: Path, what: str) -> None:
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OSError(f"{folder}: cannot write {what} there (no permission, or not a folder)")
 
 
 @contextlib.contextmanager

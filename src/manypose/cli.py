@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from .decoders.options import DecoderOptions
 from .runtime import BACKENDS, DEFAULT_BACKEND
@@ -17,6 +18,7 @@ EXIT_USAGE = 2
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _one_line_warning
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_USAGE
@@ -27,6 +29,10 @@ def main(argv=None) -> int:
     except (ValueError, LookupError, OSError, RuntimeError, ImportError) as error:  # messages name the file
         print(f"manypose {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, (ValueError, LookupError)) else EXIT_FAILURES
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"manypose: warning: {message}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +74,8 @@ def _add_model_options(parser, default_threshold: float | None) -> None:
                         help="boxes overlapping a better one by more than T are duplicates (default "
                              f"{DEFAULTS.iou_threshold}; models without box NMS refuse it)")
     parser.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
-                        help="long side of the network input in pixels (default: the model's, 640)")
+                        help="long side of the network input in pixels, a multiple of the model's stride "
+                             "(default: the model's, 640 for YOLO-pose)")
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
                         help=f"inference engine (default {DEFAULT_BACKEND}; torch is needed only "
                              "for the torch backend and to export new models)")
@@ -107,8 +114,10 @@ def _add_predict(commands) -> None:
 
 
 def _run_predict(args) -> int:
-    from .predict import predict_files
+    from .data.images import expand_image_paths
+    from .predict import check_outputs, predict_files
 
+    check_outputs(expand_image_paths(args.images)[0], args.json_output, args.image_output)
     estimator = _estimator(args)
     report = predict_files(estimator, args.images, args.json_output, args.image_output,
                            progress=not args.quiet, on_error=lambda m: print(f"error: {m}", file=sys.stderr))
@@ -116,7 +125,13 @@ def _run_predict(args) -> int:
         for entry in report.entries:
             if "poses" in entry:
                 scores = ", ".join(f"{p['score']:.2f}" for p in entry["poses"])
-                print(f"{entry['file']}: {len(entry['poses'])} people" + (f" (scores {scores})" if scores else ""))
+                count = len(entry["poses"])
+                print(f"{entry['file']}: {count} {'person' if count == 1 else 'people'}"
+                      + (f" (scores {scores})" if scores else ""))
+    if args.json_output:
+        print(f"wrote {args.json_output}", file=sys.stderr)
+    if args.image_output:
+        print(f"wrote the drawn images into {args.image_output}", file=sys.stderr)
     done = len(report.entries) - len(report.failures)
     if report.failures:
         print(f"{len(report.failures)} of {len(report.entries)} inputs failed; {done} processed",
@@ -140,8 +155,12 @@ def _add_eval(commands) -> None:
 
 
 def _run_eval(args) -> int:
+    from .atomic_files import check_writable
     from .evaluate import evaluate
 
+    for path, what in ((args.json_output, "the predictions"), (args.stats_output, "the stats")):
+        if path:
+            check_writable(path, what)
     stats, summary, failures = evaluate(_estimator(args), args.annotations, args.images,
                                         args.json_output, args.stats_output, progress=not args.quiet)
     for message in failures:
@@ -171,8 +190,10 @@ def _add_bench(commands) -> None:
 
 def _run_bench(args) -> int:
     from .bench import benchmark
-    from .atomic_files import atomic_write_text
+    from .atomic_files import atomic_write_text, check_writable
 
+    if args.stats_output:
+        check_writable(args.stats_output, "the stats")
     stats = benchmark(_estimator(args), args.images, rounds=args.rounds)
     print(f"{stats['model']} on {stats['backend']}{' INT8' if stats['int8'] else ''}, {stats['images']} images, "
           f"{stats['images_in_flight']} in flight:\n"
@@ -227,6 +248,7 @@ def _add_convert(commands) -> None:
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt, .pth or .pb file")
     p.add_argument("out", metavar="OUT", help="folder to write (created if missing)")
     p.add_argument("--name", help="model name (default: the folder name)")
+    p.add_argument("--force", action="store_true", help="replace a model already in OUT")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16",
                    help="storage type of the weights (default float16: half the size, same AP)")
     p.set_defaults(run=_run_convert)
@@ -235,7 +257,7 @@ def _add_convert(commands) -> None:
 def _run_convert(args) -> int:
     from .convert import convert
 
-    folder = convert(args.checkpoint, args.out, name=args.name, dtype=args.dtype)
+    folder = convert(args.checkpoint, args.out, name=args.name, dtype=args.dtype, force=args.force)
     print(f"wrote {folder}")
     return 0
 

@@ -17,13 +17,12 @@ import numpy as np
 from .atomic_files import publish, temporary_sibling
 from .data.images import expand_image_paths, read_image
 from .heads import codec_for
+from .modelfile import INT8_ONNX_FILE, ONNX_FILE
 from .optional import require
 
 OPSET = 17  # well supported by ONNX Runtime's CPU kernels and its quantizer
 INPUT_NAME = "images"
 LETTERBOX_CHECK_SHAPES = ((1, 3, 448, 640), (1, 3, 640, 448))
-FP32_FILE = "model.onnx"
-INT8_FILE = "model-int8.onnx"
 CALIBRATION_ENV = "MANYPOSE_CALIBRATION_IMAGES"
 
 
@@ -166,9 +165,10 @@ def exported_cache_dir() -> Path:
 def onnx_file(model_file, int8: bool = False, calibration_images=None) -> Path:
     """The ONNX file to run: shipped beside the model, or exported (and quantized) once into
     the cache on first use."""
-    file_name = INT8_FILE if int8 else FP32_FILE
+    file_name = INT8_ONNX_FILE if int8 else ONNX_FILE
     if model_file.folder is not None and (model_file.folder / file_name).is_file():
         return model_file.folder / file_name
+    model_file.check_weights_present()
     cached = exported_cache_dir() / f"{model_file.name}-{model_file.identity[:16]}-{file_name}"
     if cached.is_file():
         return cached

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .decoders.options import DecoderOptions
 from .estimator import PoseEstimator
 from .heads import codec_for
-from .runtime import DEFAULT_BACKEND, check_backend, open_backend
+from .runtime import DEFAULT_BACKEND, check_backend, check_threads, open_backend
 from .zoo import find_model
 
 
@@ -19,8 +19,9 @@ def load(name_or_path=None, backend: str = DEFAULT_BACKEND, int8: bool = False, 
     """An estimator for a model name (see `manypose models`), a model folder, or a published
     checkpoint (converted on the fly). Decoder options left as None take their defaults
     (see decoders.options); one the model's decoder cannot honour is refused."""
-    model = find_model(name_or_path)
     check_backend(backend, int8)
+    check_threads(threads)
+    model = find_model(name_or_path)
     codec = codec_for(model.heads)
     options = DecoderOptions.from_given(score_threshold=score_threshold, iou_threshold=iou_threshold,
                                         max_detections=max_detections)

@@ -24,6 +24,8 @@ FORMAT = "manypose-model"
 FORMAT_VERSION = 2
 DESCRIPTION_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
+ONNX_FILE = "model.onnx"  # exported forms a folder may ship (see export)
+INT8_ONNX_FILE = "model-int8.onnx"
 
 
 class ModelFileError(ValueError):
@@ -74,9 +76,13 @@ class ModelFile:
 
     @property
     def identity(self) -> str:
-        """A digest naming these exact weights (for caches of exported forms)."""
-        weights = self.description.get("weights", {}).get("sha256")
-        return weights or self.description.get("provenance", {}).get("source_sha256", "unknown")
+        """A digest of the whole description, the weights' hash included (for caches of
+        exported forms: an edit to model.json or new weights make a new entry)."""
+        return hashlib.sha256(json.dumps(self.description, sort_keys=True).encode()).hexdigest()
+
+    def check_weights_present(self) -> None:
+        if self.folder is not None and self._weights is None:
+            present_weights_path(self.folder, self._entry("weights"))
 
 
 def save(folder, description: dict, weights: dict[str, np.ndarray], dtype: str = "float16") -> Path:
@@ -108,7 +114,7 @@ def read_description(path) -> dict:
         description = json.loads((folder / DESCRIPTION_FILE).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelFileError(f"{folder / DESCRIPTION_FILE}: unreadable model description ({error})") from None
-    if description.get("format") != FORMAT:
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ModelFileError(f"{folder / DESCRIPTION_FILE}: not a {FORMAT} description")
     if description.get("format_version", 0) > FORMAT_VERSION:
         raise ModelFileError(f"{folder}: model format {description['format_version']} is newer "
@@ -118,7 +124,25 @@ def read_description(path) -> dict:
             description = migrated_from_v1(description)
         except (KeyError, TypeError, ValueError) as error:
             raise ModelFileError(f"{folder / DESCRIPTION_FILE}: cannot read this format-1 description ({error})") from None
+    _check_entries(description, folder / DESCRIPTION_FILE)
     return description
+
+
+REQUIRED_ENTRIES = ("architecture", "skeleton", "input", "heads", "weights")
+
+
+def _check_entries(description: dict, source: Path) -> None:
+    """Every entry present and readable, so that a damaged description fails here, naming it."""
+    for key in REQUIRED_ENTRIES:
+        if key not in description:
+            raise ModelFileError(f"{source}: the model description has no {key!r} entry")
+    try:
+        model = ModelFile(description)
+        model.heads, model.input_spec
+        if not isinstance(description["weights"].get("file"), str):
+            raise ValueError("the weights entry names no file")
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelFileError(f"{source}: bad model description ({error})") from None
 
 
 def migrated_from_v1(description: dict) -> dict:
@@ -153,10 +177,15 @@ def read_model_folder(path) -> ModelFile:
     return ModelFile(read_description(folder), folder=folder)
 
 
-def read_weights(folder: Path, description: dict) -> dict[str, np.ndarray]:
-    weights_path = folder / description["weights"]["file"]
+def present_weights_path(folder: Path, weights_entry: dict) -> Path:
+    weights_path = folder / weights_entry["file"]
     if not weights_path.is_file():
         raise ModelFileError(f"{weights_path}: weights file is missing")
+    return weights_path
+
+
+def read_weights(folder: Path, description: dict) -> dict[str, np.ndarray]:
+    weights_path = present_weights_path(folder, description["weights"])
     if file_sha256(weights_path) != description["weights"].get("sha256"):
         raise ModelFileError(f"{weights_path}: checksum mismatch, the weights file is damaged")
     try:

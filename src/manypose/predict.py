@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 from tqdm import tqdm
 
+from .atomic_files import atomic_write_bytes, atomic_write_text, check_writable, check_writable_folder
 from .data.images import expand_image_paths
-from .atomic_files import atomic_write_bytes, atomic_write_text
 
 
 @dataclass
@@ -22,14 +23,47 @@ class BatchReport:
         return not self.failures
 
 
+def check_outputs(files, json_output=None, image_output=None) -> list[Path]:
+    """Before any work: refuse outputs that cannot be written or that would overwrite an input;
+    the overlay file of each input file (distinct names), when overlays are asked for."""
+    if json_output:
+        check_writable(json_output, "the JSON output")
+    if not image_output:
+        return []
+    check_writable_folder(image_output, "the drawn images")
+    return overlay_paths(files, Path(image_output))
+
+
+def overlay_paths(files, folder: Path) -> list[Path]:
+    """`stem.jpg` in `folder` for each file; a name already taken in this batch gets the
+    file's suffix (a.png -> a_png.jpg), then a number. An overlay that would replace one of the
+    inputs is refused."""
+    taken, paths = set(), []
+    for path in files:
+        name = f"{path.stem}.jpg"
+        if name in taken:
+            name = f"{path.stem}_{path.suffix.lstrip('.')}.jpg"
+        number = 2
+        while name in taken:
+            name, number = f"{path.stem}_{number}.jpg", number + 1
+        taken.add(name)
+        paths.append(folder / name)
+    inputs = {os.path.realpath(path) for path in files}
+    for overlay in paths:
+        if os.path.realpath(overlay) in inputs:
+            raise ValueError(f"{folder}: holds the input {overlay.name}; drawn images would overwrite it, "
+                          "choose another --image-output folder")
+    return paths
+
+
 def predict_files(estimator, inputs, json_output=None, image_output=None, progress: bool = True,
                   on_error=None) -> BatchReport:
     """Run the estimator on every image; a bad file is reported and skipped, never fatal."""
     files, input_errors = expand_image_paths(inputs)
+    overlays = check_outputs(files, json_output, image_output)
     report = BatchReport()
     for source, message in input_errors:
         _record_failure(report, source, message, on_error)
-    overlay_dir = Path(image_output) if image_output else None
     results = estimator.stream(files)
     for result in tqdm(results, total=len(files), desc="predict", unit="image",
                        disable=not progress or len(files) < 2):
@@ -39,8 +73,8 @@ def predict_files(estimator, inputs, json_output=None, image_output=None, progre
         poses = result.poses
         report.entries.append({"file": str(result.path), "width": poses.image_size[0],
                                "height": poses.image_size[1], "poses": poses.to_dicts()})
-        if overlay_dir is not None:
-            write_overlay(overlay_dir / (result.path.stem + ".jpg"), poses.draw(result.image))
+        if overlays:
+            write_overlay(overlays[result.index], poses.draw(result.image))
     if json_output:
         atomic_write_text(json_output, json.dumps(report.entries, indent=1) + "\n")
     return report

@@ -175,3 +175,16 @@ def test_a_bad_frame_is_reported_and_skips_the_stage(estimator):
     results = list(estimator.stream(frames, stage=lambda poses: calls.append(poses) or poses))
     assert results[1].error is not None and "frame 1" in str(results[1].error)
     assert results[2].path == DEMO_IMAGE and len(calls) == 2
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_one_estimator_shared_by_four_threads_gives_the_same_poses(backend, dev_images):
+    from concurrent.futures import ThreadPoolExecutor
+
+    estimator = manypose.load(backend=backend)
+    files = sorted(dev_images.glob("*.jpg"))[:8] * 2
+    alone = [estimator(path).keypoints for path in files]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        shared = list(pool.map(lambda path: estimator(path).keypoints, files))
+    for expected, actual in zip(alone, shared):
+        np.testing.assert_allclose(actual, expected, atol=1e-3)

@@ -29,11 +29,21 @@ def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
         return lightweight_openpose_model_file(path, name, content=content)
     if path.suffix == ".pb":
         return tf_pose_model_file(path, name)
+    if path.suffix == ".onnx":
+        raise CheckpointError(f"{path}: an ONNX file is an export of a model, not a model: pass the model "
+                              "folder it came from (model.json + weights.safetensors), or a checkpoint")
     raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics or Lightweight OpenPose "
                           "PyTorch zip, or a tf-pose .pb frozen graph)")
 
 
-def convert(checkpoint, out_folder, name=None, dtype="float16"):
-    """Convert a published checkpoint into a manypose model folder."""
-    model = model_file_from_checkpoint(checkpoint, name or Path(out_folder).name)
+def convert(checkpoint, out_folder, name=None, dtype="float16", force: bool = False):
+    """Convert a published checkpoint into a manypose model folder. A folder that holds a model
+    already is replaced only with `force` (its exported ONNX forms are removed: they belong to
+    the old weights)."""
+    out_folder = Path(out_folder)
+    if (out_folder / modelfile.DESCRIPTION_FILE).exists() and not force:
+        raise ValueError(f"{out_folder}: holds a model already; pass --force to replace it")
+    model = model_file_from_checkpoint(checkpoint, name or out_folder.name)
+    for exported in (modelfile.ONNX_FILE, modelfile.INT8_ONNX_FILE):
+        (out_folder / exported).unlink(missing_ok=True)
     return modelfile.save(out_folder, model.description, model.weights, dtype=dtype)

@@ -34,6 +34,8 @@ class Node:
         """The tensor of a Const node."""
         return self.attrs["value"]
 
+MAX_FILLED_ELEMENTS = 1 << 26  # a constant stored as one value, broadcast: at most 256 MB as float32
+
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     result, shift = 0, 0
@@ -120,14 +122,22 @@ def _tensor(data: bytes) -> np.ndarray:
             values += [_signed(v) for v in _packed(value, wire, "varint")]
     if dtype is None:
         raise GraphDefError("tensor without a type")
-    count = int(np.prod(shape)) if shape else 1
+    if any(dim < 0 for dim in shape):
+        raise GraphDefError(f"tensor with an unknown or negative dimension, shape {shape}")
+    count = 1
+    for dim in shape:
+        count *= dim
     if content is not None:
+        if len(content) % np.dtype(dtype).itemsize:
+            raise GraphDefError(f"tensor content of {len(content)} bytes is not a whole number of {np.dtype(dtype)}")
         array = np.frombuffer(content, dtype=np.dtype(dtype).newbyteorder("<"))
     elif dtype == np.float16:
         array = np.array(values, np.uint16).view(np.float16)
     else:
         array = np.array(values, dtype=dtype)
     if array.size == 1 and count > 1:  # a single value fills the whole tensor
+        if count > MAX_FILLED_ELEMENTS:
+            raise GraphDefError(f"a constant of shape {shape} filled from one value is too large to be weights")
         array = np.full(count, array[0], dtype=dtype)
     if array.size != count:
         raise GraphDefError(f"tensor holds {array.size} values for shape {shape}")

@@ -114,17 +114,48 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if not isinstance(storage, _StorageRef):
             raise CheckpointError("malformed tensor record")
         flat = self._storage_array(storage)
-        size, stride = tuple(size), tuple(stride)
-        needed = offset + sum((s - 1) * st for s, st in zip(size, stride)) + 1 if all(size) else 0
-        if needed > flat.size:
-            raise CheckpointError(f"tensor record {storage.key} is shorter than its shape {size}")
+        offset, size, stride = _checked_view(storage.key, flat.size, offset, size, stride)
         view = np.lib.stride_tricks.as_strided(
             flat[offset:], shape=size, strides=[s * flat.itemsize for s in stride])
         return np.array(view)
 
 
+def _checked_view(key: str, storage_size: int, offset, size, stride):
+    """(offset, size, stride) of a tensor record, checked to describe a view that lies wholly
+    inside its storage: non-negative integers, one stride per dimension, no more elements than
+    the storage holds, the last element within it. A crafted record could otherwise make numpy
+    read memory outside the storage, or allocate without bound."""
+    def integers(values):
+        if not isinstance(values, (tuple, list)) or not all(_is_count(v) for v in values):
+            raise CheckpointError(f"tensor in record {key}: sizes and strides must be non-negative integers, "
+                                  f"not {values!r}")
+        return tuple(int(v) for v in values)
+
+    if not _is_count(offset):
+        raise CheckpointError(f"tensor in record {key}: bad storage offset {offset!r}")
+    size, stride = integers(size), integers(stride)
+    if len(size) != len(stride):
+        raise CheckpointError(f"tensor in record {key}: {len(size)} sizes but {len(stride)} strides")
+    elements = 1
+    for extent in size:
+        elements *= extent
+    if elements == 0:
+        return int(offset), size, stride
+    last = offset + sum((extent - 1) * step for extent, step in zip(size, stride))
+    if elements > storage_size or last >= storage_size:
+        raise CheckpointError(f"tensor in record {key}: shape {size} with strides {stride} from offset "
+                              f"{offset} does not fit its storage of {storage_size} elements")
+    return int(offset), size, stride
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _decode_storage(raw: bytes, dtype) -> np.ndarray:
     if dtype == "bfloat16":  # numpy has no bfloat16: widen to float32 by shifting the bits
+        if len(raw) % 2:
+            raise CheckpointError("tensor data record is truncated")
         halves = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
         return halves.view(np.float32)
     dtype = np.dtype(dtype).newbyteorder("<")

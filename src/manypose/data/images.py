@@ -7,6 +7,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pbm", ".pgm", ".ppm"}
 JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"
@@ -32,6 +33,9 @@ def read_image(path) -> np.ndarray:
     if data.startswith(JPEG_START) and JPEG_END not in data[-4096:]:
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None and path.suffix.lower() in VIDEO_SUFFIXES:
+        raise ImageReadError(f"{path}: a video, not an image (prediction here takes still images; "
+                             "pass its frames as arrays to estimator.stream)")
     if image is None:
         raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode; "
                              "OpenCV also refuses images over 2^30 pixels)")

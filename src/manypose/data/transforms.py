@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 RESIZE_MODES = ("letterbox", "stretch")
+MAX_INPUT_SIZE = 4096  # long side; larger inputs cost gigabytes of activations for no gain
 INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
 
 
@@ -122,9 +123,18 @@ class InputSpec:
         return (self.size[1], self.size[0]) if self.resize == "stretch" else None
 
     def with_size(self, size: int) -> "InputSpec":
-        """The same input with another long side (letterboxed models only)."""
+        """The same input with another long side (letterboxed models only): a multiple of the
+        stride, from one stride up to MAX_INPUT_SIZE."""
         if self.fixed_shape:
             raise ValueError(f"this model has a fixed input size {list(self.size)}")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not \
+                self.stride <= size <= MAX_INPUT_SIZE:
+            raise ValueError(f"input size must be a whole number of pixels from {self.stride} to "
+                             f"{MAX_INPUT_SIZE}, not {size!r}")
+        if size % self.stride:
+            lower = size // self.stride * self.stride
+            raise ValueError(f"input size {size} is not a multiple of the model's stride {self.stride} "
+                             f"(try {max(lower, self.stride)} or {lower + self.stride})")
         return replace(self, size=int(size))
 
     def prepare(self, image: np.ndarray, minimal_padding: bool = True):

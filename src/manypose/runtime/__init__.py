@@ -10,6 +10,7 @@ OpenVINO (optional) runs the same ONNX files, in bfloat16 on CPUs that have it.
 from __future__ import annotations
 
 import os
+import warnings
 
 BACKENDS = ("onnxruntime", "openvino", "torch")
 DEFAULT_BACKEND = "onnxruntime"
@@ -32,6 +33,18 @@ class Backend:
 
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_threads(threads) -> None:
+    """1 to 4 threads per usable core; more threads than cores only slow the network down."""
+    if threads is None:
+        return
+    cores = usable_cores()
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 4 * cores:
+        raise ValueError(f"threads must be a whole number from 1 to {4 * cores} (4 per core), not {threads!r}")
+    if threads > cores:
+        warnings.warn(f"{threads} threads on {cores} cores: the network runs slower than with {cores}",
+                      stacklevel=3)
 
 
 def named_outputs(names, values) -> dict:

@@ -5,9 +5,11 @@ float32 elsewhere. bfloat16 keeps 8 significant bits, so decoded coordinates (hu
 pixels) would land on 2-4 pixel steps: where the model's codec names a cut (networks that
 decode coordinates in the graph), the graph stops there and the codec finishes in float32
 numpy; networks that output fields (heatmaps, PAFs) run whole. Each input shape is compiled
-once and kept.
+once and kept; each calling thread gets its own infer request, so one backend may be shared.
 """
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import openvino
@@ -32,16 +34,29 @@ class OpenVinoBackend(Backend):
         self.config = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
-        self.requests: dict[tuple, object] = {}
+        self.compiled: dict[tuple, object] = {}
+        self._compiling = threading.Lock()
+        self._per_thread = threading.local()
 
     def _request_for(self, shape: tuple):
-        if shape not in self.requests:
-            if len(self.requests) >= MAX_COMPILED_SHAPES:
-                self.requests.pop(next(iter(self.requests)))
-            model = self.model.clone()
-            model.reshape({model.inputs[0].get_any_name(): list(shape)})
-            self.requests[shape] = self.core.compile_model(model, "CPU", self.config).create_infer_request()
-        return self.requests[shape]
+        """An infer request of the calling thread's own: a request runs one input at a time, so
+        threads sharing this backend each get theirs (for each input shape)."""
+        requests = self._per_thread.__dict__.setdefault("requests", {})
+        if shape not in requests:
+            if len(requests) >= MAX_COMPILED_SHAPES:
+                requests.pop(next(iter(requests)))
+            requests[shape] = self._compiled_for(shape).create_infer_request()
+        return requests[shape]
+
+    def _compiled_for(self, shape: tuple):
+        with self._compiling:
+            if shape not in self.compiled:
+                if len(self.compiled) >= MAX_COMPILED_SHAPES:
+                    self.compiled.pop(next(iter(self.compiled)))
+                model = self.model.clone()
+                model.reshape({model.inputs[0].get_any_name(): list(shape)})
+                self.compiled[shape] = self.core.compile_model(model, "CPU", self.config)
+            return self.compiled[shape]
 
     def __call__(self, blob: np.ndarray) -> dict:
         request = self._request_for(blob.shape)
