@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
@@ -88,12 +89,17 @@ def _add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads for the network, in all (default: one per core). On onnxruntime, "
                              "folders run up to 4 images side by side with the threads split between them")
+    parser.add_argument("--max-image-pixels", type=positive_int, default=None, metavar="N",
+                        help="refuse images whose header declares more pixels (default 2^28, 16384 x 16384)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _estimator(args):
     from . import load
+    from .data.images import MAX_PIXELS_ENV
 
+    if args.max_image_pixels:
+        os.environ[MAX_PIXELS_ENV] = str(args.max_image_pixels)
     return load(args.model, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
                 input_size=args.input_size, threads=args.threads, backend=args.backend,
                 int8=args.int8, calibration_images=args.calibration_images)

@@ -31,12 +31,13 @@ class PoseEstimator:
     """Image (BGR array or path) -> Poses: input spec (resize and normalize), network, decoder,
     and coordinates mapped back onto the image."""
 
-    def __init__(self, name: str, input_spec, backend, decoder, skeleton, int8: bool = False):
+    def __init__(self, name: str, input_spec, backend, codec, decoder, int8: bool = False):
         self.name = name
         self.input_spec = input_spec
         self.backend = backend
         self.decoder = decoder
-        self.skeleton = skeleton
+        self.skeleton = codec.skeleton
+        self.keypoint_threshold = codec.keypoint_threshold
         self.int8 = int8
 
     def __repr__(self) -> str:
@@ -104,7 +105,7 @@ class PoseEstimator:
         np.clip(keypoints[..., 0], 0, width, out=keypoints[..., 0])
         np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
         return Poses(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
-                     self.skeleton, (width, height))
+                     self.skeleton, (width, height), self.keypoint_threshold)
 
 
 def _as_image(item, index: int) -> np.ndarray:

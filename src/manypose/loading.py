@@ -28,8 +28,8 @@ def load(name_or_path=None, backend: str = DEFAULT_BACKEND, int8: bool = False, 
     decoder = codec.decoder(options)
     input_spec = model.input_spec.with_size(input_size) if input_size else model.input_spec
     runnable = runnable_form(model, backend, int8, calibration_images)
-    return PoseEstimator(model.name, input_spec, open_backend(backend, runnable, codec, threads), decoder,
-                         codec.skeleton, int8)
+    return PoseEstimator(model.name, input_spec, open_backend(backend, runnable, codec, threads), codec, decoder,
+                         int8)
 
 
 def runnable_form(model, backend: str, int8: bool = False, calibration_images=None):

@@ -20,12 +20,7 @@ class Poses:
     boxes: np.ndarray
     skeleton: Skeleton = COCO17
     image_size: tuple[int, int] = (0, 0)  # width, height
-
-    @classmethod
-    def empty(cls, skeleton: Skeleton = COCO17, image_size=(0, 0)) -> "Poses":
-        k = len(skeleton)
-        return cls(np.zeros((0, k, 3), np.float32), np.zeros(0, np.float32),
-                   np.zeros((0, 4), np.float32), skeleton, image_size)
+    keypoint_threshold: float = 0.5  # confidence from which the model's keypoints count as seen
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -58,8 +53,9 @@ class Poses:
             })
         return people
 
-    def draw(self, image: np.ndarray, keypoint_threshold: float = 0.5, boxes: bool = True) -> np.ndarray:
+    def draw(self, image: np.ndarray, keypoint_threshold: float | None = None, boxes: bool = True) -> np.ndarray:
         """A copy of the BGR image with skeletons (and boxes) drawn on it."""
         from .draw import draw_poses
 
-        return draw_poses(image.copy(), self, keypoint_threshold, boxes)
+        threshold = self.keypoint_threshold if keypoint_threshold is None else keypoint_threshold
+        return draw_poses(image.copy(), self, threshold, boxes)

@@ -66,3 +66,25 @@ def test_expanding_inputs(tmp_path):
     files, errors = expand_image_paths([tmp_path, tmp_path / "empty", tmp_path / "gone.jpg"])
     assert [f.name for f in files] == ["a.jpg", "b.png"]
     assert [e[1].split(": ", 1)[1] for e in errors] == ["no images in this directory", "no such file or directory"]
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
+    import struct
+    import zlib
+
+    header = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(header + struct.pack(">I", 0) + zlib.compress(b"\x00" * 1000))
+    with pytest.raises(ImageReadError, match="100000x100000 pixels is over the cap of 268435456"):
+        read_image(bomb)
+    monkeypatch.setenv("MANYPOSE_MAX_IMAGE_PIXELS", str(10 ** 10))
+    with pytest.raises(ImageReadError, match="cannot decode"):  # past the cap, OpenCV's own checks
+        read_image(bomb)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".bmp"])
+def test_declared_sizes_are_read_from_headers(tmp_path, suffix):
+    from manypose.data.images import declared_size
+
+    cv2.imwrite(str(tmp_path / f"x{suffix}"), np.zeros((37, 53, 3), np.uint8))
+    assert declared_size((tmp_path / f"x{suffix}").read_bytes()) == (53, 37)

@@ -188,3 +188,18 @@ def test_one_estimator_shared_by_four_threads_gives_the_same_poses(backend, dev_
         shared = list(pool.map(lambda path: estimator(path).keypoints, files))
     for expected, actual in zip(alone, shared):
         np.testing.assert_allclose(actual, expected, atol=1e-3)
+
+
+def test_paf_models_draw_every_part_they_found(tmp_path):
+    from manypose.convert import convert
+    from manypose.zoo import DEMO_IMAGE
+
+    from conftest import shared_path
+
+    folder = convert(shared_path("models/tf-pose-mobilenet_v2_small.pb"), tmp_path / "tf-pose")
+    image = cv2.imread(str(DEMO_IMAGE))
+    poses = manypose.load(folder)(image)
+    found = poses.keypoints[0, :, 2] > 0
+    assert found.sum() >= 6 and (poses.keypoints[0, found, 2] < 0.5).any(), "confidences sit below 0.5"
+    drawn_default, drawn_strict = poses.draw(image), poses.draw(image, keypoint_threshold=0.5)
+    assert (drawn_default != image).any(axis=2).sum() > (drawn_strict != image).any(axis=2).sum()

@@ -1,6 +1,8 @@
 """Reading images robustly: one clear error naming the file for anything unreadable."""
 from __future__ import annotations
 
+import os
+import struct
 from pathlib import Path
 from typing import Iterable
 
@@ -8,6 +10,9 @@ import cv2
 import numpy as np
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif"}
+PNG_START = b"\x89PNG\r\n\x1a\n"
+DEFAULT_MAX_PIXELS = 1 << 28  # 16384 x 16384: 0.8 GB as BGR, before resizing
+MAX_PIXELS_ENV = "MANYPOSE_MAX_IMAGE_PIXELS"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pbm", ".pgm", ".ppm"}
 JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"
@@ -32,6 +37,7 @@ def read_image(path) -> np.ndarray:
         raise ImageReadError(f"{path}: empty file")
     if data.startswith(JPEG_START) and JPEG_END not in data[-4096:]:
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
+    check_declared_size(path, data)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None and path.suffix.lower() in VIDEO_SUFFIXES:
         raise ImageReadError(f"{path}: a video, not an image (prediction here takes still images; "
@@ -40,6 +46,50 @@ def read_image(path) -> np.ndarray:
         raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode; "
                              "OpenCV also refuses images over 2^30 pixels)")
     return as_bgr(image, source=str(path))
+
+
+def max_image_pixels() -> int:
+    """The decoded-size cap: $MANYPOSE_MAX_IMAGE_PIXELS (the CLI's --max-image-pixels), or the default."""
+    value = os.environ.get(MAX_PIXELS_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_PIXELS
+
+
+def check_declared_size(path: Path, data: bytes) -> None:
+    """Refuse, before decoding, an image whose header declares more pixels than the cap: a
+    small file can declare gigapixels (a decompression bomb)."""
+    size = declared_size(data)
+    if size and size[0] * size[1] > max_image_pixels():
+        raise ImageReadError(f"{path}: {size[0]}x{size[1]} pixels is over the cap of {max_image_pixels()} "
+                             f"(raise it with --max-image-pixels or ${MAX_PIXELS_ENV})")
+
+
+def declared_size(data: bytes):
+    """(width, height) from a PNG, JPEG or BMP header; None for other formats or odd headers."""
+    if data.startswith(PNG_START) and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data.startswith(b"BM") and len(data) >= 26:
+        width, height = struct.unpack("<ii", data[18:26])
+        return abs(width), abs(height)
+    if data.startswith(JPEG_START):
+        return _jpeg_size(data)
+    return None
+
+
+def _jpeg_size(data: bytes):
+    position = 2
+    while position + 9 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        length = struct.unpack(">H", data[position + 2:position + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            height, width = struct.unpack(">HH", data[position + 5:position + 9])
+            return width, height
+        position += 2 + length
+    return None
 
 
 def as_bgr(image: np.ndarray, source: str = "image") -> np.ndarray:

@@ -53,6 +53,7 @@ class Codec:
 
     kinds: ClassVar[tuple[str, ...]] = ()
     honoured_options: ClassVar[tuple[str, ...]] = ()
+    keypoint_threshold: ClassVar[float] = 0.5  # confidence from which a keypoint is drawn as seen
 
     def __init__(self, heads):
         self.heads = tuple(heads)

@@ -61,6 +61,7 @@ class PafCodec(Codec):
 
     kinds = ("paf",)
     honoured_options = ("score_threshold", "max_detections")
+    keypoint_threshold = 0.01  # every part found is a heatmap peak (0.05 and up, often under 0.5)
 
     @property
     def head(self) -> PafHead:
