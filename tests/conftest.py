@@ -57,7 +57,16 @@ def estimator():
     return manypose.load()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_model_cache(tmp_path_factory):
+    """Fixtures shared by many tests never see or fill the user's model cache either."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MANYPOSE_HOME", str(tmp_path_factory.mktemp("session-home")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
-def isolated_model_cache(tmp_path_factory, monkeypatch):
-    """Tests never see or fill the user's model cache."""
-    monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path_factory.getbasetemp() / "manypose-home"))
+def isolated_model_cache(tmp_path, monkeypatch):
+    """Each test has a model cache of its own: none sees what another exported."""
+    monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path / "manypose-home"))

@@ -142,12 +142,29 @@ def test_quantization_keeps_the_poses_close(quickly_quantized, tmp_path):
     assert np.median(np.abs(int8.keypoints[0, confident, :2] - fp32.keypoints[0, confident, :2])) < 10
 
 
-def test_int8_without_calibration_images_explains(tmp_path, monkeypatch):
+def test_int8_without_calibration_images_uses_the_demo_image(tmp_path, monkeypatch, capsys, quickly_quantized):
     monkeypatch.delenv("MANYPOSE_CALIBRATION_IMAGES", raising=False)
     folder = tmp_path / "copy"
     shutil.copytree(find_model().folder, folder, ignore=shutil.ignore_patterns("model-int8.onnx"))
-    with pytest.raises(ValueError, match="calibration images"):
-        manypose.load(folder, int8=True)
+    sources = []
+
+    def quantize_from_the_fixture(model_file, fp32_path, out_path, calibration_source=None, **kwargs):
+        sources.append(calibration_source)
+        shutil.copy(quickly_quantized, out_path)
+        return out_path
+
+    monkeypatch.setattr(export, "quantize_int8", quantize_from_the_fixture)
+    assert len(manypose.load(folder, int8=True)(DEMO_IMAGE)) == 1
+    assert sources == [None] and "the bundled demo image" in capsys.readouterr().err
+
+
+def test_the_default_calibration_set_feeds_people_at_several_scales():
+    images = export.calibration_set(None, count=32)
+    assert len(images) == 8 and len({image.shape for image in images}) == 2
+    reader = export._CalibrationImages(images, find_model().input_spec)
+    reader.set_range(2, 4)
+    blobs = [reader.get_next(), reader.get_next(), reader.get_next()]
+    assert blobs[2] is None and all(b[export.INPUT_NAME].shape == (1, 3, 640, 640) for b in blobs[:2])
 
 
 def test_int8_is_made_on_first_use_and_cached(tmp_path, capsys, monkeypatch, quickly_quantized):

@@ -144,3 +144,20 @@ def test_a_damaged_description_is_named_with_what_is_wrong(tmp_path, damage, mes
     (folder / "model.json").write_text(json.dumps(description))
     with pytest.raises(ModelFileError, match=f"model.json: .*{message}"):
         modelfile.read_model_folder(folder)
+
+
+@pytest.mark.parametrize("header", [
+    {"a.weight": {"dtype": "F32", "shape": [1 << 20, 1 << 20], "data_offsets": [0, 16]}},  # shape over its bytes
+    {"a.weight": {"dtype": "F32", "shape": [4], "data_offsets": [0, 1 << 40]}},             # offsets past the end
+    {"a.weight": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}},                  # negative size
+])
+def test_crafted_safetensors_headers_are_refused(tmp_path, header):
+    folder, _ = small_model(tmp_path)
+    encoded = json.dumps(header).encode()
+    data = len(encoded).to_bytes(8, "little") + encoded + bytes(16)
+    (folder / "weights.safetensors").write_bytes(data)
+    description = json.loads((folder / "model.json").read_text())
+    description["weights"]["sha256"] = modelfile.file_sha256(folder / "weights.safetensors")
+    (folder / "model.json").write_text(json.dumps(description))
+    with pytest.raises(ModelFileError, match="unreadable weights"):
+        modelfile.read_model_folder(folder).weights

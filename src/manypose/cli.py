@@ -84,8 +84,8 @@ def _add_model_options(parser, default_threshold: float | None) -> None:
                         help="run the statically quantized INT8 model (onnxruntime, openvino); made and "
                              "cached on first use for models that do not ship one")
     parser.add_argument("--calibration-images", metavar="DIR",
-                        help="training images to calibrate INT8 with, needed once for models without "
-                             "a shipped INT8 form")
+                        help="training images to calibrate INT8 with, used once for models without a "
+                             "shipped INT8 form (default: the bundled demo image)")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads for the network, in all (default: one per core). On onnxruntime, "
                              "folders run up to 4 images side by side with the threads split between them")
@@ -215,12 +215,14 @@ def _add_export(commands) -> None:
     p = commands.add_parser(
         "export", help="export a model to ONNX (optionally INT8)",
         description="Export a model to ONNX with dynamic height and width, checking that ONNX Runtime's "
-                    "outputs equal torch's. With --int8, also write a statically quantized model "
-                    "calibrated on --calibration-images. Needs torch and onnx.")
+                    "outputs equal torch's. With --int8, write a statically quantized model instead, "
+                    "calibrated on --calibration-images (a few dozen training images), or by default "
+                    "on the bundled demo image in 8 placements. Needs torch and onnx.")
     p.add_argument("model", metavar="MODEL", help="model name, model folder, or checkpoint (.pt, .pth, .pb)")
     p.add_argument("out", metavar="OUT.onnx", help="file to write")
     p.add_argument("--int8", action="store_true", help="write the INT8 model instead")
-    p.add_argument("--calibration-images", metavar="DIR", help="images to calibrate INT8 with")
+    p.add_argument("--calibration-images", metavar="DIR",
+                   help="images to calibrate INT8 with (default: the bundled demo image)")
     p.add_argument("--calibration-count", type=positive_int, default=32, help="how many of them (default 32)")
     p.set_defaults(run=_run_export)
 
@@ -234,8 +236,6 @@ def _run_export(args) -> int:
     model = find_model(args.model)
     if not args.int8:
         export.export_onnx(model, args.out)
-    elif not args.calibration_images:
-        raise ValueError("--int8 needs --calibration-images DIR")
     else:
         with tempfile.TemporaryDirectory() as scratch:
             fp32 = export.export_onnx(model, f"{scratch}/fp32.onnx")

@@ -88,3 +88,17 @@ def test_declared_sizes_are_read_from_headers(tmp_path, suffix):
 
     cv2.imwrite(str(tmp_path / f"x{suffix}"), np.zeros((37, 53, 3), np.uint8))
     assert declared_size((tmp_path / f"x{suffix}").read_bytes()) == (53, 37)
+
+
+def test_corrupt_jpeg_data_is_one_warning_naming_the_file(tmp_path, capfd):
+    from manypose.zoo import DEMO_IMAGE
+
+    data = bytearray(DEMO_IMAGE.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 50] = b"\xff\x00" * 25
+    path = tmp_path / "damaged.jpg"
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=r"damaged.jpg: Corrupt JPEG data.*decoded all the same"):
+        image = read_image(path)
+    assert image.shape == (512, 512, 3)
+    assert "Corrupt JPEG data" not in capfd.readouterr().err, "libjpeg's own line is not printed"

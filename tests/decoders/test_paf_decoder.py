@@ -28,7 +28,7 @@ def test_two_people_are_found_with_their_keypoints():
     for person in people[:, :, :2]:
         match = min(keypoints, key=lambda k: np.abs(k[:, :2] - person).mean())
         assert np.abs(match[:, :2] - person).max() < 4.0
-    assert (scores > 0.3).all() and (boxes[:, 2] > boxes[:, 0]).all()
+    assert (scores > 0.3).all() and (scores <= 1).all() and (boxes[:, 2] > boxes[:, 0]).all()
 
 
 def test_flat_peaks_are_one_candidate():

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
+import tempfile
+import threading
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -10,6 +14,8 @@ import cv2
 import numpy as np
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif"}
+CODEC_NOISE = ("Corrupt JPEG data", "Premature end of JPEG", "Warning:", "libpng warning", "libpng error")
+_STDERR_CAPTURE = threading.Lock()  # one capture of the process's stderr at a time
 PNG_START = b"\x89PNG\r\n\x1a\n"
 DEFAULT_MAX_PIXELS = 1 << 28  # 16384 x 16384: 0.8 GB as BGR, before resizing
 MAX_PIXELS_ENV = "MANYPOSE_MAX_IMAGE_PIXELS"
@@ -38,7 +44,9 @@ def read_image(path) -> np.ndarray:
     if data.startswith(JPEG_START) and JPEG_END not in data[-4096:]:
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
     check_declared_size(path, data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    image, noise = decode_quietly(data)
+    for line in noise:
+        warnings.warn(f"{path}: {line.rstrip('.')} (the image was decoded all the same)", stacklevel=2)
     if image is None and path.suffix.lower() in VIDEO_SUFFIXES:
         raise ImageReadError(f"{path}: a video, not an image (prediction here takes still images; "
                              "pass its frames as arrays to estimator.stream)")
@@ -46,6 +54,30 @@ def read_image(path) -> np.ndarray:
         raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode; "
                              "OpenCV also refuses images over 2^30 pixels)")
     return as_bgr(image, source=str(path))
+
+
+def decode_quietly(data: bytes):
+    """cv2.imdecode, with what the codec libraries print on the process's stderr (libjpeg's
+    "Corrupt JPEG data: ...", libpng's warnings) captured: (image or None, their lines). Other
+    text written to stderr meanwhile is passed on."""
+    if not hasattr(os, "dup2") or sys.stderr is None:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), []
+    with _STDERR_CAPTURE, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        lines = captured.read().decode(errors="replace").splitlines()
+    noise = [line for line in lines if line.startswith(CODEC_NOISE)]
+    others = [line for line in lines if not line.startswith(CODEC_NOISE)]
+    if others:
+        print("\n".join(others), file=sys.stderr)
+    return image, noise
 
 
 def max_image_pixels() -> int:

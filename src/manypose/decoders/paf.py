@@ -34,7 +34,7 @@ class PafDecoder:
     sample_threshold: float = 0.05
     min_aligned_samples: int = 7
     min_parts: int = 4
-    min_person_score: float = 0.3
+    min_person_score: float = 0.25
     max_people: int = 300
 
     def __call__(self, fields: np.ndarray):
@@ -161,13 +161,17 @@ class PafDecoder:
         del people[second], totals[second]
 
     def _keep_confident(self, people, totals):
-        """People with enough parts and a high enough mean score, best first, at most `max_people`."""
+        """People with enough parts and a high enough score, best first, at most `max_people`.
+
+        OpenPose's per-part total (peak and limb scores, so up to about 2) is mapped onto 0..1 by
+        t / (1 + t), which keeps the order: a well connected person scores about 0.65."""
         kept, scores = [], []
         for person, total in zip(people, totals):
             count = int((person >= 0).sum())
-            if count >= self.min_parts and total / count >= self.min_person_score:
+            score = (total / count) / (1 + total / count) if count else 0.0
+            if count >= self.min_parts and score >= self.min_person_score:
                 kept.append(person)
-                scores.append(total / count)
+                scores.append(score)
         order = np.argsort(-np.array(scores, np.float32), kind="stable")[:self.max_people]
         kept = np.array(kept, np.int64).reshape(-1, self.num_parts)[order]
         return kept, np.array(scores, np.float32)[order]
