@@ -20,12 +20,26 @@ def coco_pose_heads():
     return (PoseObjectsHead(COCO17),)
 
 
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
 def shared_path(relative: str) -> Path:
-    """A file under ../shared, or skip the test with the reason when it is absent."""
+    """A file under ../shared; when it is absent, the test is skipped with the reason on a
+    user's machine, and fails under CI (CI=true), where a skip would hide untested code."""
     path = SHARED / relative
     if not path.exists():
-        pytest.skip(f"{path} not found (set MANYPOSE_SHARED to the shared data folder)")
+        message = f"{path} not found (set MANYPOSE_SHARED to the shared data folder)"
+        if under_ci():
+            pytest.fail(f"CI: {message}", pytrace=False)
+        pytest.skip(message)
     return path
+
+
+def pytest_sessionstart(session):
+    if under_ci() and not SHARED.is_dir():
+        pytest.exit(f"CI: the shared data folder {SHARED} is missing (set MANYPOSE_SHARED); the tests that "
+                    "need it would be skipped, so the run stops here", returncode=1)
 
 
 def modules_imported_by(code: str) -> set[str]:

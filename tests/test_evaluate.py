@@ -13,7 +13,7 @@ def test_default_model_reaches_the_original_ap_on_the_dev_set(dev_annotations, d
                                         json_output=tmp_path / "predictions.json",
                                         stats_output=tmp_path / "stats.json", progress=False)
     assert not failures
-    assert stats["AP"] >= 0.440  # the original implementation gives 0.446
+    assert stats["AP"] == pytest.approx(0.446, abs=0.002)  # the original implementation gives 0.446
     assert "Average Precision" in summary
     written = json.loads((tmp_path / "stats.json").read_text())
     for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "images", "seconds_per_image"):
@@ -43,7 +43,7 @@ def test_eval_keeps_its_results_when_an_output_cannot_be_written(estimator, dev_
     (tmp_path / "file.txt").write_text("x")
     stats, summary, failures = evaluate(estimator, dev_annotations, dev_images,
                                         stats_output=tmp_path / "file.txt" / "s.json", progress=False)
-    assert stats["AP"] > 0.4 and "Average Precision" in summary
+    assert stats["AP"] == pytest.approx(0.446, abs=0.002) and "Average Precision" in summary
     assert len(failures) == 1 and f"{tmp_path / 'file.txt'}: cannot write" in failures[0]
 
 
@@ -58,3 +58,32 @@ def test_malformed_annotations_are_named(estimator, dev_images, tmp_path, conten
     (tmp_path / "a.json").write_text(json.dumps(content))
     with pytest.raises(EvaluationError, match=re.escape(message)):
         evaluate(estimator, tmp_path / "a.json", dev_images, progress=False)
+
+
+def test_stats_carry_pycocotools_figures_under_their_names(dev_annotations):
+    """Each name against pycocotools' own summary of the reference predictions: a swap of two
+    names (AP and AP50, APm and APl...) fails here."""
+    import contextlib
+    import io
+
+    from pycocotools.cocoeval import COCOeval
+
+    from manypose.evaluate import STAT_NAMES, coco_keypoint_stats, load_coco
+
+    from conftest import shared_path
+
+    coco = load_coco(dev_annotations)
+    predictions = json.loads(shared_path("reference/yolo11n-pose_val_predictions.json").read_text())
+    stats, summary = coco_keypoint_stats(coco, predictions)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        direct = COCOeval(coco, coco.loadRes(predictions), "keypoints")
+        direct.evaluate(), direct.accumulate(), direct.summarize()
+    lines = [line for line in printed.getvalue().splitlines() if "Average" in line]
+    assert len(lines) == len(STAT_NAMES) == 10
+    for name, value, line in zip(STAT_NAMES, direct.stats, lines):
+        assert stats[name] == pytest.approx(value)
+        kind = "Precision" if name.startswith("AP") else "Recall"
+        area = {"m": "medium", "l": "large"}.get(name[2:], "all")
+        iou = {"50": "0.50", "75": "0.75"}.get(name[2:], "0.50:0.95")
+        assert kind in line and f"IoU={iou:<9}" in line and f"area={area:>6}" in line, (name, line)
+    assert stats["AP"] == pytest.approx(0.446, abs=0.001)  # the original's AP on the dev set

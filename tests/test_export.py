@@ -1,4 +1,5 @@
 """ONNX export and INT8 quantization."""
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -49,11 +50,19 @@ def test_shipped_onnx_is_the_shipped_weights(default_model):
     assert np.abs(shipped[:, 4] - reference["output"][:, 4]).max() < 1e-3
 
 
-def test_export_refuses_an_output_that_differs(default_model, tmp_path, monkeypatch):
-    def broken_check(network, path, shapes=None, atol=0.01):
-        raise export.ExportError("ONNX output differs from torch by 1.0")
+def test_the_export_check_compares_onnx_with_torch(default_model, tmp_path):
+    path = export.export_onnx(default_model, tmp_path / "m.onnx")
+    network = torch_network(default_model)
+    assert export.check_against_torch(network, path) < 0.01
+    with torch.no_grad():
+        network.model[0].conv.bias += 0.05  # a slightly different network: outputs move by pixels
+    with pytest.raises(export.ExportError, match="differs from torch by"):
+        export.check_against_torch(network, path)
 
-    monkeypatch.setattr(export, "check_against_torch", broken_check)
+
+def test_export_refuses_an_output_that_differs(default_model, tmp_path, monkeypatch):
+    strict = functools.partial(export.check_against_torch, atol=1e-9)  # float rounding alone exceeds it
+    monkeypatch.setattr(export, "check_against_torch", strict)
     with pytest.raises(export.ExportError, match="differs"):
         export.export_onnx(default_model, tmp_path / "bad.onnx")
     assert list(tmp_path.iterdir()) == [], "nothing half-written is left"
@@ -108,10 +117,29 @@ def test_shipped_int8_is_quantized_with_a_float_decoder():
     assert graph.node[-1].op_type != "DequantizeLinear", "the decoding runs in float"
 
 
-def test_shipped_int8_never_quantizes_again_after_a_float_head_layer():
+def test_float_layers_pass_float_on_to_their_consumers():
     import onnx
 
-    graph = onnx.load(str(find_model().folder / "model-int8.onnx")).graph
+    from manypose.heads.pose_objects import SENSITIVE_LAYERS
+
+    model_path = find_model().folder / "model.onnx"
+    graph = onnx.load(str(model_path)).graph
+    kept = set(export.float_nodes(model_path, SENSITIVE_LAYERS))
+    sensitive = {node.name for node in graph.node if SENSITIVE_LAYERS.search(node.name)}
+    assert len(sensitive) >= 12 and sensitive <= kept
+    made_by = {output: node.name for node in graph.node for output in node.output}
+    for node in graph.node:
+        if any(made_by.get(name) in kept for name in node.input):
+            assert node.name in kept, f"{node.name} takes a float layer's output but would be quantized"
+    assert any(node.op_type == "Concat" and node.name in kept for node in graph.node)
+
+
+@pytest.mark.parametrize("made", ["shipped", "by the code"])
+def test_int8_never_quantizes_again_after_a_float_head_layer(made, quickly_quantized):
+    import onnx
+
+    path = find_model().folder / "model-int8.onnx" if made == "shipped" else quickly_quantized
+    graph = onnx.load(str(path)).graph
     dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
     float_convs = [n for n in graph.node if n.op_type == "Conv" and n.input[1] not in dequantized]
     assert len(float_convs) >= 9  # the last convolution of the box, score and keypoint branches, 3 levels

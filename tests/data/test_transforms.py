@@ -27,6 +27,20 @@ def test_points_map_back_onto_the_original(height, width):
     assert np.allclose(box.to_original(in_input.copy()), original, atol=1e-6)
 
 
+@pytest.mark.parametrize("height,width", [(333, 211), (211, 333), (641, 639), (37, 1001)])
+def test_odd_sizes_sit_exactly_inside_the_padding(height, width):
+    image = np.full((height, width, 3), 200, np.uint8)
+    padded, box = letterbox(image, 320, 32, 114)
+    new_w, new_h = round(width * box.scale), round(height * box.scale)
+    assert (padded.shape[1], padded.shape[0]) == (box.input_width, box.input_height)
+    assert box.input_width % 32 == 0 and box.input_height % 32 == 0 and max(box.input_width, box.input_height) == 320
+    content = padded[box.pad_top:box.pad_top + new_h, box.pad_left:box.pad_left + new_w]
+    assert content.shape[:2] == (new_h, new_w) and (content == 200).all()
+    right, bottom = box.input_width - box.pad_left - new_w, box.input_height - box.pad_top - new_h
+    assert 0 <= right - box.pad_left <= 1 and 0 <= bottom - box.pad_top <= 1, "centred, any odd pixel at the end"
+    assert (padded == 200).all(axis=2).sum() == new_w * new_h, "everything else is padding"
+
+
 def test_padding_is_centred_and_grey():
     image = np.zeros((100, 400, 3), np.uint8)
     padded, box = letterbox(image, 640, 32, 114)
