@@ -214,3 +214,18 @@ def test_an_onnx_file_or_a_video_gets_a_line_that_says_what_to_do(tmp_path, caps
     (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
     assert main(["predict", str(tmp_path / "clip.mp4"), "--quiet"]) == 1
     assert "a video, not an image" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(monkeypatch, capsys):
+    import manypose.zoo
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(manypose.zoo, "list_models", broken)
+    assert main(["models"]) == 1
+    assert capsys.readouterr().err.strip() == ("manypose models: error: unexpected ZeroDivisionError: a bug "
+                                               "(set MANYPOSE_DEBUG=1 for the traceback, and please report it)")
+    monkeypatch.setenv("MANYPOSE_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["models"])

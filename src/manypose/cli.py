@@ -14,6 +14,7 @@ DEFAULTS = DecoderOptions()
 
 EXIT_FAILURES = 1  # some inputs failed; the rest were processed
 EXIT_USAGE = 2
+DEBUG_ENV = "MANYPOSE_DEBUG"
 
 
 def main(argv=None) -> int:
@@ -30,6 +31,16 @@ def main(argv=None) -> int:
     except (ValueError, LookupError, OSError, RuntimeError, ImportError) as error:  # messages name the file
         print(f"manypose {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, (ValueError, LookupError)) else EXIT_FAILURES
+    except MemoryError:
+        print(f"manypose {args.command}: error: out of memory (a smaller --input-size or fewer --threads "
+              "needs less)", file=sys.stderr)
+        return EXIT_FAILURES
+    except Exception as error:  # a bug of ours: one line, the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"manypose {args.command}: error: unexpected {type(error).__name__}: {error} "
+              f"(set {DEBUG_ENV}=1 for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILURES
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
