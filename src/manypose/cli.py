@@ -78,8 +78,8 @@ def _version() -> str:
 
 def _add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
-                        help="model name (see `manypose models`), model folder or Ultralytics .pt "
-                             "(default: the bundled yolo11n-pose)")
+                        help="model name (see `manypose models`), model folder, or a checkpoint to convert "
+                             "on the fly (.pt, .pth, .pb; default: the bundled yolo11n-pose)")
     parser.add_argument("--score-threshold", type=float, default=default_threshold, metavar="S",
                         help=f"drop people scored below S (default {default_threshold or DEFAULTS.score_threshold})")
     parser.add_argument("--iou-threshold", type=float, default=None, metavar="T",
@@ -125,8 +125,10 @@ def _add_predict(commands) -> None:
     _add_model_options(p, default_threshold=None)
     p.add_argument("--json-output", metavar="FILE",
                    help="write one JSON entry per image: file, size and poses (box, score, "
-                        "keypoints as [x, y, confidence]); failed images carry an 'error'")
-    p.add_argument("--image-output", metavar="DIR", help="write each image with its skeletons drawn into DIR")
+                        "keypoints as [x, y, confidence]); failed images carry an 'error'; - for stdout")
+    p.add_argument("--image-output", metavar="DIR",
+                   help="write each image with its skeletons drawn into DIR, as NAME.jpg (a name taken "
+                        "twice in the batch gets the input's suffix: a_png.jpg); never over an input")
     p.set_defaults(run=_run_predict)
 
 
