@@ -1,0 +1,21 @@
+"""Box IoU and NMS against hand-computed values."""
+import numpy as np
+
+from manypose.decoders.nms import box_iou, nms
+
+
+def test_iou_of_rectangles_by_hand():
+    box = np.array([0.0, 0.0, 4.0, 2.0])                       # 4 x 2, area 8
+    boxes = np.array([[2.0, 1.0, 6.0, 5.0],                     # overlap 2 x 1 = 2, union 8 + 16 - 2
+                      [5.0, 0.0, 9.0, 2.0],                     # disjoint in x
+                      [0.0, 3.0, 4.0, 5.0],                     # disjoint in y
+                      [0.0, 0.0, 4.0, 2.0]])                    # the same box
+    np.testing.assert_allclose(box_iou(box, boxes), [2 / 22, 0.0, 0.0, 1.0])
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes_in_score_order():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 9]], float)
+    scores = np.array([0.9, 0.95, 0.5, 0.3])
+    assert nms(boxes, scores, iou_threshold=0.5, max_keep=10).tolist() == [1, 2]
+    assert nms(boxes, scores, iou_threshold=0.95, max_keep=10).tolist() == [1, 0, 2, 3]  # none overlap that much
+    assert nms(boxes, scores, iou_threshold=0.5, max_keep=1).tolist() == [1]
