@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime
 import pytest
@@ -225,3 +226,22 @@ def test_calibration_images_are_prepared_as_at_inference():
     expected = ((resized.astype(np.float32) - 128) / 255).transpose(2, 0, 1)[None]
     assert blob.shape == (1, 3, 368, 432)
     np.testing.assert_allclose(blob, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("count, stride", [(32, 4), (6, 3), (7, 1), (3, 3), (1, 1), (4, 4), (10, 2)])
+def test_calibration_ranges_are_equal_and_at_most_four_images(count, stride):
+    assert export.calibration_stride(count) == stride
+
+
+def test_the_demo_variants_place_mirrored_people_at_three_scales():
+    variants = export.demo_variants()
+    original = cv2.imread(str(DEMO_IMAGE))
+    height, width = original.shape[:2]
+    assert np.array_equal(variants[0], original) and np.array_equal(variants[4], original[:, ::-1])
+    for canvas in variants[1:4] + variants[5:]:
+        assert canvas.shape == (height, int(width * 1.6), 3)
+        grey = (canvas == 114).all(axis=2).mean()
+        assert 0.75 < grey < 0.95, "mostly background, with one smaller person"
+    half = cv2.resize(original, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    assert np.array_equal(variants[1][:height // 2, :width // 2], half)
+    assert np.array_equal(variants[2][height // 2:, width // 2:width], half)

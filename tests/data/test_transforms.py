@@ -81,3 +81,21 @@ def test_input_spec_refuses_what_it_cannot_do():
     with pytest.raises(ValueError, match="needs size \\[width, height\\]"):
         InputSpec(size=432, resize="stretch")
     assert InputSpec.from_dict(InputSpec(size=(432, 368), resize="stretch").to_dict()).size == (432, 368)
+
+
+@pytest.mark.parametrize("size", [32, 320, 4096, np.int64(640)])
+def test_with_size_takes_multiples_of_the_stride(size):
+    spec = InputSpec(size=640, stride=32, pad_value=7).with_size(size)
+    assert spec.size == int(size) and isinstance(spec.size, int) and spec.pad_value == 7
+
+
+@pytest.mark.parametrize("size, message", [
+    (650, "input size 650 is not a multiple of the model's stride 32 (try 640 or 672)"),
+    (40, "(try 32 or 64)"),
+    (16, "from 32 to 4096, not 16"), (4128, "from 32 to 4096, not 4128"),
+    (True, "not True"), (320.0, "not 320.0"), ("320", "not '320'"),
+])
+def test_with_size_refuses_other_sizes(size, message):
+    with pytest.raises(ValueError) as error:
+        InputSpec(size=640, stride=32).with_size(size)
+    assert message in str(error.value)

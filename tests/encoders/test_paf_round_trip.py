@@ -76,3 +76,12 @@ def test_one_codec_encodes_and_decodes_a_head():
     assert keypoints.shape[1:] == (17, 3), "OpenPose-18 heads report COCO-17 poses"
     with pytest.raises(NotImplementedError, match="no training-target encoder"):
         codec_for([PoseObjectsHead(COCO17)]).encoder()
+
+
+def test_the_codecs_encoder_works_at_the_heads_stride():
+    codec = codec_for([PafHead(OPENPOSE18, stride=4)])
+    person = np.zeros((1, 18, 3), np.float32)
+    person[0, OPENPOSE18.index("neck")] = (21.5, 21.5, 2)  # the centre of output cell (5, 5) at stride 4
+    heatmaps, _ = codec.encoder()(person, 16, 16)
+    neck = OPENPOSE18.index("neck")
+    assert np.unravel_index(heatmaps[neck].argmax(), (16, 16)) == (5, 5)
