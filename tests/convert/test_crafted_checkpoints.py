@@ -88,3 +88,36 @@ def test_crafted_checkpoints_end_with_one_line_through_every_entry(tmp_path, cas
         assert len(lines) == 1 and "tensor in record 0" in lines[0] and "Traceback" not in result.stderr
     assert "tensor in record 0" in result.stderr
     assert not (tmp_path / "out").exists(), "nothing is written"
+
+
+@pytest.mark.parametrize("offset, size, stride", [
+    (1, (4,), (1,)),        # one past the end
+    (10, (1,), (1,)),       # a single element past the end
+    (0, (3, 3), (0, 1)),    # a broadcast view: more elements than the storage holds
+])
+def test_views_just_outside_their_storage_are_refused(tmp_path, offset, size, stride):
+    with pytest.raises(CheckpointError, match="does not fit its storage of 4 elements"):
+        load_checkpoint(write_checkpoint(tmp_path / "edge.pth", offset, size, stride))
+
+
+@pytest.mark.parametrize("offset, size, stride, expected", [
+    (0, (4,), (1,), [0.0, 1.0, 2.0, 3.0]),   # exactly the storage
+    (3, (1,), (1,), [3.0]),                  # its last element
+    (9, (0,), (1,), []),                     # empty: no element to read
+])
+def test_views_just_inside_their_storage_read(tmp_path, offset, size, stride, expected):
+    assert load_checkpoint(write_checkpoint(tmp_path / "edge.pth", offset, size, stride))["weight"].tolist() == expected
+
+
+def test_bfloat16_storages_widen_and_a_truncated_one_is_refused(tmp_path):
+    values = np.array([1.5, -2.0, 0.15625], np.float32)
+    raw = (values.view(np.uint32) >> 16).astype("<u2").tobytes()
+    for name, data in (("ok", raw), ("truncated", raw[:-1])):
+        pickled = (b"\x80\x02}" + _op("weight") + tensor_record(0, (3,), (1,), 3) + b"s.").replace(
+            b"FloatStorage", b"BFloat16Storage")
+        with zipfile.ZipFile(tmp_path / f"{name}.pth", "w") as archive:
+            archive.writestr("archive/data.pkl", pickled)
+            archive.writestr("archive/data/0", data)
+    assert load_checkpoint(tmp_path / "ok.pth")["weight"].tolist() == values.tolist()
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(tmp_path / "truncated.pth")

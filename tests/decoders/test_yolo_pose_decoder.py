@@ -44,3 +44,29 @@ def test_nms_threshold_is_exclusive():
     scores = np.array([0.9, 0.8, 0.7])
     assert list(nms(boxes, scores, iou_threshold=0.5, max_keep=10)) == [0, 1, 2]  # IoU is exactly 0.5
     assert list(nms(boxes, scores, iou_threshold=0.49, max_keep=10)) == [0, 2]
+
+
+def test_the_threshold_keeps_only_scores_above_it():
+    output = raw_output([(100, 100, 50, 100, 0.5, 90, 80), (300, 100, 50, 100, 0.25, 0, 0)])
+    _, scores, _ = PoseObjectsDecoder(COCO17, score_threshold=0.25)(output)
+    assert scores.tolist() == [0.5], "a score equal to the threshold is not above it"
+
+
+def test_models_without_visibility_and_with_several_classes():
+    """Rows: 4 box, 2 class scores, 17 x (x, y): each keypoint is seen, the best class scores."""
+    column = np.concatenate(([100, 100, 50, 100, 0.2, 0.7], np.tile([90, 80], 17))).astype(np.float32)
+    boxes, scores, keypoints = PoseObjectsDecoder(COCO17, num_classes=2, score_threshold=0.25)(column[:, None])
+    assert scores.tolist() == [np.float32(0.7)] and keypoints.shape == (1, 17, 3)
+    assert np.allclose(keypoints[0, 3], [90, 80, 1.0])
+
+
+def test_only_the_best_candidates_go_to_nms():
+    from manypose.decoders.yolo_pose import MAX_CANDIDATES
+
+    count = MAX_CANDIDATES + 5
+    output = np.zeros((56, count), np.float32)
+    output[0] = np.arange(count) * 10.0  # disjoint boxes, 4 px wide
+    output[2:4] = 4.0
+    output[4] = 0.3 + 0.6 * np.random.default_rng(0).random(count)
+    _, scores, _ = PoseObjectsDecoder(COCO17, max_detections=10)(output)
+    np.testing.assert_array_equal(scores, np.sort(output[4])[::-1][:10])
