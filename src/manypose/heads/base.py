@@ -104,7 +104,8 @@ class Codec:
         return None
 
     def outputs_from_cut(self, values: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """The named outputs computed in float32 from the values at the cut (batched)."""
+        """The named outputs computed in float32 from the values at the cut (batched); the values
+        are the runtime's buffers, reused by its next run: compute new arrays, keep none of them."""
         raise NotImplementedError
 
 

@@ -61,10 +61,10 @@ class OpenVinoBackend(Backend):
     def __call__(self, blob: np.ndarray) -> dict:
         request = self._request_for(blob.shape)
         request.infer({0: blob})
-        values = [request.get_output_tensor(i).data.copy() for i in range(len(self.model.outputs))]
-        if self.cut is None:
-            return named_outputs(self.codec.output_names, values)
-        return self.codec.outputs_from_cut(values)
+        values = [request.get_output_tensor(i).data for i in range(len(self.model.outputs))]
+        if self.cut is None:  # the request's buffers are reused by its next run
+            return named_outputs(self.codec.output_names, (value.copy() for value in values))
+        return self.codec.outputs_from_cut(values)  # computes new arrays from the buffers
 
 
 def _graph_outputs(model) -> list[tuple[str, tuple | None]]:
