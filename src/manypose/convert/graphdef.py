@@ -5,6 +5,7 @@ node names, ops, inputs and attributes, with constant tensors as numpy arrays.
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,9 +125,7 @@ def _tensor(data: bytes) -> np.ndarray:
         raise GraphDefError("tensor without a type")
     if any(dim < 0 for dim in shape):
         raise GraphDefError(f"tensor with an unknown or negative dimension, shape {shape}")
-    count = 1
-    for dim in shape:
-        count *= dim
+    count = math.prod(shape)
     if content is not None:
         if len(content) % np.dtype(dtype).itemsize:
             raise GraphDefError(f"tensor content of {len(content)} bytes is not a whole number of {np.dtype(dtype)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import zipfile
 from pathlib import Path
@@ -136,9 +137,7 @@ def _checked_view(key: str, storage_size: int, offset, size, stride):
     size, stride = integers(size), integers(stride)
     if len(size) != len(stride):
         raise CheckpointError(f"tensor in record {key}: {len(size)} sizes but {len(stride)} strides")
-    elements = 1
-    for extent in size:
-        elements *= extent
+    elements = math.prod(size)
     if elements == 0:
         return int(offset), size, stride
     last = offset + sum((extent - 1) * step for extent, step in zip(size, stride))

@@ -89,9 +89,9 @@ def max_image_pixels() -> int:
 def check_declared_size(path: Path, data: bytes) -> None:
     """Refuse, before decoding, an image whose header declares more pixels than the cap: a
     small file can declare gigapixels (a decompression bomb)."""
-    size = declared_size(data)
-    if size and size[0] * size[1] > max_image_pixels():
-        raise ImageReadError(f"{path}: {size[0]}x{size[1]} pixels is over the cap of {max_image_pixels()} "
+    size, cap = declared_size(data), max_image_pixels()
+    if size and size[0] * size[1] > cap:
+        raise ImageReadError(f"{path}: {size[0]}x{size[1]} pixels is over the cap of {cap} "
                              f"(raise it with --max-image-pixels or ${MAX_PIXELS_ENV})")
 
 

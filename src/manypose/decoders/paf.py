@@ -167,8 +167,8 @@ class PafDecoder:
         t / (1 + t), which keeps the order: a well connected person scores about 0.65."""
         kept, scores = [], []
         for person, total in zip(people, totals):
-            count = int((person >= 0).sum())
-            score = (total / count) / (1 + total / count) if count else 0.0
+            count = int((person >= 0).sum())  # one part at least: people are made from parts
+            score = (total / count) / (1 + total / count)
             if count >= self.min_parts and score >= self.min_person_score:
                 kept.append(person)
                 scores.append(score)
