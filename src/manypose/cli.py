@@ -133,13 +133,11 @@ def _add_predict(commands) -> None:
 
 
 def _run_predict(args) -> int:
-    from .data.images import expand_image_paths
-    from .predict import check_outputs, predict_files
+    from .predict import plan_batch, predict_batch
 
-    check_outputs(expand_image_paths(args.images)[0], args.json_output, args.image_output)
-    estimator = _estimator(args)
-    report = predict_files(estimator, args.images, args.json_output, args.image_output,
-                           progress=not args.quiet, on_error=lambda m: print(f"error: {m}", file=sys.stderr))
+    batch = plan_batch(args.images, args.json_output, args.image_output)  # output problems before loading
+    report = predict_batch(_estimator(args), batch, progress=not args.quiet,
+                           on_error=lambda message: print(f"error: {message}", file=sys.stderr))
     if not args.json_output:
         for entry in report.entries:
             if "poses" in entry:

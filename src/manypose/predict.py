@@ -23,15 +23,27 @@ class BatchReport:
         return not self.failures
 
 
-def check_outputs(files, json_output=None, image_output=None) -> list[Path]:
-    """Before any work: refuse outputs that cannot be written or that would overwrite an input;
-    the overlay file of each input file (distinct names), when overlays are asked for."""
+@dataclass
+class Batch:
+    """What a prediction run reads and writes, planned before any image is run."""
+
+    files: list[Path]                     # the images, folders expanded
+    input_errors: list[tuple[str, str]]   # (input, message) for inputs that give no file
+    json_output: Path | str | None
+    overlays: list[Path]                  # the drawn image of each file; empty: none asked for
+
+
+def plan_batch(inputs, json_output=None, image_output=None) -> Batch:
+    """Expand the inputs and refuse, before any work, outputs that cannot be written or that
+    would overwrite an input."""
+    files, input_errors = expand_image_paths(inputs)
     if json_output:
         check_writable(json_output, "the JSON output")
-    if not image_output:
-        return []
-    check_writable_folder(image_output, "the drawn images")
-    return overlay_paths(files, Path(image_output))
+    overlays = []
+    if image_output:
+        check_writable_folder(image_output, "the drawn images")
+        overlays = overlay_paths(files, Path(image_output))
+    return Batch(files, input_errors, json_output, overlays)
 
 
 def overlay_paths(files, folder: Path) -> list[Path]:
@@ -56,27 +68,24 @@ def overlay_paths(files, folder: Path) -> list[Path]:
     return paths
 
 
-def predict_files(estimator, inputs, json_output=None, image_output=None, progress: bool = True,
-                  on_error=None) -> BatchReport:
+def predict_batch(estimator, batch: Batch, progress: bool = True, on_error=None) -> BatchReport:
     """Run the estimator on every image; a bad file is reported and skipped, never fatal."""
-    files, input_errors = expand_image_paths(inputs)
-    overlays = check_outputs(files, json_output, image_output)
     report = BatchReport()
-    for source, message in input_errors:
+    for source, message in batch.input_errors:
         _record_failure(report, source, message, on_error)
-    results = estimator.stream(files)
-    for result in tqdm(results, total=len(files), desc="predict", unit="image",
-                       disable=not progress or len(files) < 2):
+    results = estimator.stream(batch.files)
+    for result in tqdm(results, total=len(batch.files), desc="predict", unit="image",
+                       disable=not progress or len(batch.files) < 2):
         if result.error is not None:
             _record_failure(report, str(result.path), str(result.error), on_error)
             continue
         poses = result.poses
         report.entries.append({"file": str(result.path), "width": poses.image_size[0],
                                "height": poses.image_size[1], "poses": poses.to_dicts()})
-        if overlays:
-            write_overlay(overlays[result.index], poses.draw(result.image))
-    if json_output:
-        atomic_write_text(json_output, json.dumps(report.entries, indent=1) + "\n")
+        if batch.overlays:
+            write_overlay(batch.overlays[result.index], poses.draw(result.image))
+    if batch.json_output:
+        atomic_write_text(batch.json_output, json.dumps(report.entries, indent=1) + "\n")
     return report
 
 
