@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -12,7 +13,8 @@ from .skeleton import COCO17, Skeleton
 class Poses:
     """People found in one image, in original-image pixels.
 
-    keypoints: (N, K, 3) x, y, confidence; scores: (N,) person scores; boxes: (N, 4) x1, y1, x2, y2.
+    keypoints: (N, K, 3) x, y, confidence; scores: (N,) person scores; boxes: (N, 4) x1, y1, x2, y2;
+    track_ids: (N,) ids that persist across the frames of a video, when tracked (else None).
     """
 
     keypoints: np.ndarray
@@ -21,12 +23,19 @@ class Poses:
     skeleton: Skeleton = COCO17
     image_size: tuple[int, int] = (0, 0)  # width, height
     keypoint_threshold: float = 0.5  # confidence from which the model's keypoints count as seen
+    track_ids: Optional[np.ndarray] = None
+
+    @classmethod
+    def empty(cls, skeleton: Skeleton = COCO17, image_size: tuple[int, int] = (0, 0)) -> "Poses":
+        return cls(np.zeros((0, len(skeleton.keypoints), 3), np.float32), np.zeros(0, np.float32),
+                   np.zeros((0, 4), np.float32), skeleton, image_size)
 
     def __len__(self) -> int:
         return len(self.scores)
 
     def __repr__(self) -> str:
-        return f"Poses({len(self)} people, skeleton={self.skeleton.name}, image_size={self.image_size})"
+        tracked = ", tracked" if self.track_ids is not None else ""
+        return f"Poses({len(self)} people, skeleton={self.skeleton.name}, image_size={self.image_size}{tracked})"
 
     def to_coco(self, image_id, category_id: int = 1) -> list[dict]:
         """COCO results format (keypoints flattened as x, y, confidence; bbox as x, y, w, h)."""
@@ -45,12 +54,14 @@ class Poses:
     def to_dicts(self) -> list[dict]:
         """One plain dict per person, for JSON output."""
         people = []
-        for keypoints, score, box in zip(self.keypoints, self.scores, self.boxes):
-            people.append({
+        for person, (keypoints, score, box) in enumerate(zip(self.keypoints, self.scores, self.boxes)):
+            entry = {"track_id": int(self.track_ids[person])} if self.track_ids is not None else {}
+            entry.update({
                 "score": round(float(score), 5),
                 "box": [round(float(v), 2) for v in box],
                 "keypoints": [[round(float(v), 2) for v in point] for point in keypoints],
             })
+            people.append(entry)
         return people
 
     def draw(self, image: np.ndarray, keypoint_threshold: float | None = None, boxes: bool = True) -> np.ndarray:

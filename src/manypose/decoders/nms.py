@@ -4,14 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box with each of (N, 4) xyxy boxes."""
-    top_left = np.maximum(box[:2], boxes[:, :2])
-    bottom_right = np.minimum(box[2:], boxes[:, 2:])
-    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
-    area = np.prod(box[2:] - box[:2])
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return intersection / np.maximum(area + areas - intersection, 1e-9)
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of x1, y1, x2, y2 boxes, broadcast like arithmetic: one box against (N, 4) boxes
+    gives (N,); a[:, None] against b[None] gives the (A, B) matrix."""
+    top_left = np.maximum(a[..., :2], b[..., :2])
+    bottom_right = np.minimum(a[..., 2:], b[..., 2:])
+    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+    area_a = np.prod(a[..., 2:] - a[..., :2], axis=-1)
+    area_b = np.prod(b[..., 2:] - b[..., :2], axis=-1)
+    return intersection / np.maximum(area_a + area_b - intersection, 1e-9)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int) -> np.ndarray:
