@@ -5,6 +5,8 @@
     poses = estimator("photo.jpg")         # or a BGR numpy array
     poses.keypoints                        # (N, 17, 3) x, y, confidence
     poses.to_coco(image_id=1); poses.draw(image)
+    for poses in estimator.track(frames):  # video frames: poses.track_ids persist across frames
+        ...
 """
 from __future__ import annotations
 

@@ -79,16 +79,48 @@ def _check_folder(folder: Path, what: str) -> None:
 
 
 @contextlib.contextmanager
-def temporary_sibling(path: Path):
+def temporary_sibling(path: Path, suffix: str = ".tmp"):
     """A temporary path next to `path` (same file system, so `publish` is atomic), removed on
     exit unless it was published."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    name = _new_sibling(path, suffix)
     try:
-        yield Path(name)
+        yield name
     finally:
-        Path(name).unlink(missing_ok=True)
+        name.unlink(missing_ok=True)
+
+
+def _new_sibling(path: Path, suffix: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    return Path(name)
+
+
+class GrowingFile:
+    """A file written over a long run (a video, a JSON Lines log) that appears under its name
+    only when closed, also after Ctrl-C, holding everything written until then. `path` is where
+    to write meanwhile, made on first use: a hidden sibling with the same suffix (encoders choose
+    the container from it), or the path itself where it is not a regular file (a FIFO, a device)."""
+
+    def __init__(self, target, what: str):
+        self.target = Path(target)
+        check_writable(self.target, what)
+        self.written_through = _written_through(self.target)
+        self._path = self.target if self.written_through else None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = _new_sibling(Path(os.path.realpath(self.target)), f".tmp{self.target.suffix}")
+        return self._path
+
+    def publish(self) -> None:
+        if not self.written_through and self._path is not None:
+            publish(self._path, os.path.realpath(self.target))
+
+    def discard(self) -> None:
+        if not self.written_through and self._path is not None:
+            self._path.unlink(missing_ok=True)
 
 
 def publish(tmp, path) -> None:

@@ -1,17 +1,17 @@
 """The estimator: a model is a callable, `poses = estimator(image)`.
 
 It is the composition of what loading prepared (see manypose.loading): the input spec, a
-backend running the network, and the codec's decoder; and, for streams, an optional stateful
-stage after decoding (a tracker).
+backend running the network, and the codec's decoder; for videos, a tracker after decoding.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -49,19 +49,26 @@ class PoseEstimator:
         blob, geometry = self.preprocess(image)
         return self.postprocess(self.backend(blob), geometry, image.shape)
 
-    def stream(self, images, stage: Optional[Callable[[Poses], Poses]] = None):
+    def track(self, frames, fps: float = 30.0, options=None):
+        """Yield the tracked `Poses` of each frame, in order, with `track_ids` filled: ids that
+        persist across frames (see manypose.track). `frames` are BGR arrays or image paths at
+        `fps` frames per second, or `manypose.video.Frame`s with their own timestamps (as
+        `manypose.video.open_source(...).frames()` gives). `options` is a `TrackerOptions`
+        (smoothing on by default). A frame that cannot be read gives no people and a warning."""
+        from .track import PoseTracker
+        from .video.pipeline import as_frames, tracked_frames
+
+        tracker = PoseTracker(self.skeleton, options, self.keypoint_threshold)
+        for tracked in tracked_frames(self, as_frames(frames, fps), tracker):
+            if tracked.error:
+                warnings.warn(f"{tracked.error}; no people for frame {tracked.index}")
+            yield tracked.poses
+
+    def stream(self, images):
         """Yield a `StreamResult` per item of `images` (paths or BGR arrays, any iterable, e.g.
         a generator of video frames), in order. A reader thread reads and prepares the next
         items while the network runs; backends that gain from it run several images at once,
-        each on a thread of its own. `stage`, if given, is called on each image's poses in
-        stream order, on the caller's thread, and returns the poses to yield: a stateful step
-        after decoding, such as a tracker."""
-        for result in self._results(images):
-            if stage is not None and result.poses is not None:
-                result = result._replace(poses=stage(result.poses))
-            yield result
-
-    def _results(self, images):
+        each on a thread of its own."""
         run, parallel_images = self.backend.parallel_runner()
         finish = partial(self._finish, run=run)
         with ThreadPoolExecutor(max_workers=1) as reader:
