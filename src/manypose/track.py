@@ -27,7 +27,7 @@ TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
 
 @dataclass(frozen=True)
 class TrackerOptions:
-    high_score: float = 0.5          # people matched in the first stage, and who may start a track
+    high_score: float = 0.25         # people matched in the first stage, who may start a track (as predict reports)
     low_score: float = 0.1           # doubtful people, matched in the second stage only
     min_similarity: float = 0.2      # weakest match in the first stage (similarity is 0..1)
     min_low_similarity: float = 0.4  # doubtful people must overlap their track more
