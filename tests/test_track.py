@@ -7,7 +7,8 @@ from scipy.optimize import linear_sum_assignment
 
 from manypose.decoders.nms import box_iou
 from manypose.skeleton import COCO17
-from manypose.track import OneEuroFilter, PoseTracker, TrackerOptions, pose_similarity
+from manypose.similarity import pose_similarity
+from manypose.track import OneEuroFilter, PoseTracker, TrackerOptions
 
 from synthetic_people import STANDING, Walker, sequence
 

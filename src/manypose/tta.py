@@ -1,0 +1,116 @@
+"""Test-time augmentation: each image also run mirrored (left and right parts swapped back with
+the skeleton's flip map) and at other input sizes, and the views merged person by person.
+
+Merging: the views' people are grouped greedily, best score first, each group taking from every
+other view the person most like its first (OKS >= `match_oks`); a group's keypoints are the
+confidence-weighted mean of its members', its box the score-weighted mean, and its score the sum
+of its members' scores over the number of views, so a person that only one view sees is kept
+but ranked lower.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .estimator import _as_image
+from .poses import Poses
+from .similarity import object_keypoint_similarity
+
+MATCH_OKS = 0.5
+
+
+class AugmentedEstimator:
+    """An estimator (same interface: call, stream) whose poses merge several views of the image."""
+
+    def __init__(self, estimator, flip: bool = True, scales: Sequence[float] = (1.0,), match_oks: float = MATCH_OKS):
+        if not scales or any(not 0.25 <= s <= 4 for s in scales):
+            raise ValueError(f"test-time scales must be between 0.25 and 4, not {list(scales)}")
+        self.estimator = estimator
+        self.views = [(scale, mirrored) for scale in dict.fromkeys(scales) for mirrored in
+                      ((False, True) if flip else (False,))]
+        self.specs = {scale: _scaled_spec(estimator.input_spec, scale) for scale in dict.fromkeys(scales)}
+        self.match_oks = match_oks
+        self.name = f"{estimator.name} (TTA: {'flip, ' if flip else ''}scales {', '.join(f'{s:g}' for s in self.specs)})"
+
+    def __getattr__(self, name):  # skeleton, backend, int8, input_spec... as the estimator's
+        return getattr(self.estimator, name)
+
+    def __call__(self, image) -> Poses:
+        image = _as_image(image, 0)
+        return self.merge([self.view(image, scale, mirrored) for scale, mirrored in self.views])
+
+    def stream(self, images):
+        """As `PoseEstimator.stream`; the plain view comes from the estimator's stream, the
+        others are run after it."""
+        for result in self.estimator.stream(images):
+            if result.error is None:
+                views = [result.poses if (scale, mirrored) == (1.0, False) else self.view(result.image, scale, mirrored)
+                         for scale, mirrored in self.views]
+                result = result._replace(poses=self.merge(views))
+            yield result
+
+    def view(self, image: np.ndarray, scale: float, mirrored: bool) -> Poses:
+        """The poses of one view, on the original image."""
+        estimator = self.estimator
+        blob, geometry = self.specs[scale].prepare(image[:, ::-1] if mirrored else image)
+        poses = estimator.postprocess(estimator.backend(blob), geometry, image.shape)
+        return _unmirrored(poses) if mirrored else poses
+
+    def merge(self, views: list[Poses]) -> Poses:
+        first = views[0]
+        people = [(view, person) for view, poses in enumerate(views) for person in range(len(poses))]
+        if not people:
+            return first
+        keypoints = np.concatenate([p.keypoints for p in views])
+        boxes = np.concatenate([p.boxes for p in views])
+        scores = np.concatenate([p.scores for p in views])
+        view_of = np.array([view for view, _ in people])
+        groups = _groups(keypoints, boxes, scores, view_of, self.skeleton.sigmas, first.keypoint_threshold, self.match_oks)
+        fused = [_fused(keypoints[g], boxes[g], scores[g], len(views)) for g in groups]
+        merged = Poses(np.stack([k for k, _, _ in fused]), np.array([s for _, _, s in fused], np.float32),
+                       np.stack([b for _, b, _ in fused]), first.skeleton, first.image_size, first.keypoint_threshold)
+        order = np.argsort(-merged.scores, kind="stable")
+        return Poses(merged.keypoints[order], merged.scores[order], merged.boxes[order], merged.skeleton,
+                     merged.image_size, merged.keypoint_threshold)
+
+
+def _scaled_spec(spec, scale: float):
+    if scale == 1.0:
+        return spec
+    size = max(spec.stride, int(round(spec.size * scale / spec.stride)) * spec.stride)
+    return spec.with_size(size)
+
+
+def _unmirrored(poses: Poses) -> Poses:
+    width = poses.image_size[0]
+    keypoints = poses.skeleton.flip_keypoints(poses.keypoints, width)
+    boxes = poses.boxes.copy()
+    boxes[:, [0, 2]] = width - poses.boxes[:, [2, 0]]
+    return Poses(keypoints, poses.scores, boxes, poses.skeleton, poses.image_size, poses.keypoint_threshold)
+
+
+def _groups(keypoints, boxes, scores, view_of, sigmas, keypoint_threshold: float, match_oks: float) -> list[list[int]]:
+    similarity, _ = object_keypoint_similarity(keypoints, boxes, keypoints, sigmas, keypoint_threshold)
+    taken = np.zeros(len(scores), bool)
+    groups = []
+    for seed in np.argsort(-scores, kind="stable"):
+        if taken[seed]:
+            continue
+        group = [seed]
+        for view in set(view_of.tolist()) - {view_of[seed]}:
+            candidates = np.flatnonzero((view_of == view) & ~taken & (similarity[seed] >= match_oks))
+            if len(candidates):
+                group.append(candidates[np.argmax(similarity[seed, candidates])])
+        taken[group] = True
+        groups.append(group)
+    return groups
+
+
+def _fused(keypoints, boxes, scores, views: int):
+    confidence = keypoints[:, :, 2:3]
+    weights = confidence / np.maximum(confidence.sum(0, keepdims=True), 1e-9)
+    xy = (keypoints[:, :, :2] * weights).sum(0)
+    fused_keypoints = np.concatenate([xy, confidence.sum(0) / views], axis=1).astype(np.float32)
+    box = (boxes * scores[:, None]).sum(0) / max(scores.sum(), 1e-9)
+    return fused_keypoints, box.astype(np.float32), float(scores.sum() / views)
