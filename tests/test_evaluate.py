@@ -1,10 +1,15 @@
+import contextlib
+import io
 import json
 import re
 
+import numpy as np
 import pytest
 
 import manypose
 from manypose.evaluate import EvaluationError, evaluate
+
+from conftest import shared_path
 
 
 def test_default_model_reaches_the_original_ap_on_the_dev_set(dev_annotations, dev_images, tmp_path):
@@ -87,3 +92,71 @@ def test_stats_carry_pycocotools_figures_under_their_names(dev_annotations):
         iou = {"50": "0.50", "75": "0.75"}.get(name[2:], "0.50:0.95")
         assert kind in line and f"IoU={iou:<9}" in line and f"area={area:>6}" in line, (name, line)
     assert stats["AP"] == pytest.approx(0.446, abs=0.001)  # the original's AP on the dev set
+
+
+def crowdpose_predictions(seed: int):
+    """The CrowdPose sample's people as predictions, moved by noise, plus a false person."""
+    annotations = json.loads(shared_path("data/samples/crowdpose/test_crowdpose.json").read_text())
+    rng = np.random.default_rng(seed)
+    results = []
+    for annotation in annotations["annotations"]:
+        if annotation["iscrowd"] or not annotation["num_keypoints"]:
+            continue
+        keypoints = np.asarray(annotation["keypoints"], float).reshape(-1, 3)
+        keypoints[:, :2] += rng.normal(0, 6, (len(keypoints), 2))
+        keypoints[:, 2] = 1.0
+        results.append({"image_id": annotation["image_id"], "category_id": 1, "bbox": annotation["bbox"],
+                        "keypoints": keypoints.reshape(-1).round(2).tolist(), "score": float(rng.uniform(0.5, 1))})
+    results.append({**results[0], "keypoints": (np.asarray(results[0]["keypoints"]) + 80).tolist(), "score": 0.99})
+    return results
+
+
+def test_crowdpose_ap_by_crowd_index():
+    from manypose.evaluate import crowdpose_stats, load_coco
+    from manypose.skeleton import CROWDPOSE14
+
+    path = shared_path("data/samples/crowdpose/test_crowdpose.json")
+    perfect = [{**r, "keypoints": a["keypoints"], "score": 1.0} for r, a in zip(
+        crowdpose_predictions(0), [a for a in json.loads(path.read_text())["annotations"]
+                                   if not a["iscrowd"] and a["num_keypoints"]])]
+    stats, _ = crowdpose_stats(load_coco(path), perfect, CROWDPOSE14.sigmas)
+    assert stats["AP"] == pytest.approx(1.0) and stats["AP_medium"] == pytest.approx(1.0)
+    noisy, _ = crowdpose_stats(load_coco(path), crowdpose_predictions(0), CROWDPOSE14.sigmas)
+    assert 0.2 < noisy["AP"] < 0.95
+
+
+def test_crowdpose_ap_matches_xtcocotools():
+    """Cross-check of our CrowdPose protocol against xtcocotools' (optional: it builds from source,
+    pip install cython && pip install --no-build-isolation --no-binary xtcocotools xtcocotools)."""
+    xtcocotools = pytest.importorskip("xtcocotools.coco")
+    from xtcocotools.cocoeval import COCOeval
+
+    from manypose.evaluate import crowdpose_stats, load_coco
+    from manypose.skeleton import CROWDPOSE14
+
+    path = shared_path("data/samples/crowdpose/test_crowdpose.json")
+    for seed in range(3):
+        results = crowdpose_predictions(seed)
+        ours, _ = crowdpose_stats(load_coco(path), results, CROWDPOSE14.sigmas)
+        with contextlib.redirect_stdout(io.StringIO()):
+            truth = xtcocotools.COCO(str(path))
+            theirs = COCOeval(truth, truth.loadRes(results), "keypoints_crowd", np.array(CROWDPOSE14.sigmas),
+                              use_area=False)
+            theirs.params.useSegm = None
+            theirs.evaluate()
+            theirs.accumulate()
+            theirs.summarize()
+        assert [ours[k] for k in ("AP", "AP50", "AP75", "AR", "AR50", "AR75")] == pytest.approx(
+            list(theirs.stats[:6]), abs=1e-6)
+        assert ours["AP_medium"] == pytest.approx(theirs.stats[7], abs=1e-4)  # theirs is rounded to 4 places
+
+
+def test_eval_on_another_keypoint_set_uses_its_sigmas():
+    from manypose.evaluate import coco_keypoint_stats, load_coco
+
+    path = shared_path("data/samples/ap10k/test_ap10k.json")
+    annotations = json.loads(path.read_text())["annotations"]
+    perfect = [{"image_id": a["image_id"], "category_id": a["category_id"], "keypoints": a["keypoints"],
+                "score": 1.0, "bbox": a["bbox"]} for a in annotations]
+    stats, _ = coco_keypoint_stats(load_coco(path), perfect, sigmas=[0.05] * 17)
+    assert stats["AP"] == pytest.approx(1.0)

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .atomic_files import atomic_write_text
@@ -65,8 +66,9 @@ def predict_dataset(estimator, coco, images_dir, progress: bool = True):
     return results, failures, seconds / max(len(paths), 1)
 
 
-def coco_keypoint_stats(coco, results) -> tuple[dict, str]:
-    """pycocotools' keypoint stats and the printed summary."""
+def coco_keypoint_stats(coco, results, sigmas=None) -> tuple[dict, str]:
+    """pycocotools' keypoint stats and the printed summary; `sigmas` for keypoint sets other
+    than COCO's 17."""
     from pycocotools.cocoeval import COCOeval
 
     if not results:
@@ -74,6 +76,8 @@ def coco_keypoint_stats(coco, results) -> tuple[dict, str]:
     summary = io.StringIO()
     with contextlib.redirect_stdout(summary):
         evaluation = COCOeval(coco, coco.loadRes(results), "keypoints")
+        if sigmas is not None:
+            evaluation.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
         evaluation.params.imgIds = sorted(coco.getImgIds())
         evaluation.evaluate()
         evaluation.accumulate()
@@ -81,6 +85,56 @@ def coco_keypoint_stats(coco, results) -> tuple[dict, str]:
     stats = {name: float(value) for name, value in zip(STAT_NAMES, evaluation.stats)}
     lines = [line for line in summary.getvalue().splitlines() if "Average" in line]
     return stats, "\n".join(lines) + "\n"
+
+
+CROWD_LEVELS = {"easy": (0.0, 0.1), "medium": (0.1, 0.8), "hard": (0.8, float("inf"))}
+CROWDPOSE_MAX_PEOPLE = 20
+CROWDPOSE_AREA_PER_BOX = 0.53  # the share of its box a person covers, in CrowdPose's evaluation
+
+
+def is_crowdpose(coco) -> bool:
+    """CrowdPose files give each image a crowd index (the share of people overlapped by others)."""
+    return bool(coco.imgs) and all("crowdIndex" in image for image in coco.imgs.values())
+
+
+def crowdpose_stats(coco, results, sigmas) -> tuple[dict, str]:
+    """CrowdPose's protocol: OKS AP over all sizes, with a person's area taken as 0.53 of its
+    box (its files give none), 20 people per image, and AP on the easy, medium and hard images
+    by crowd index (< 0.1, 0.1 to 0.8, > 0.8)."""
+    for annotation in coco.anns.values():
+        annotation["area"] = CROWDPOSE_AREA_PER_BOX * annotation["bbox"][2] * annotation["bbox"][3]
+    all_images = sorted(coco.getImgIds())
+    stats = _crowd_ap(coco, results, sigmas, all_images)
+    for level, (low, high) in CROWD_LEVELS.items():
+        images = [i for i in all_images if low <= coco.imgs[i]["crowdIndex"] < high]
+        stats[f"AP_{level}"] = _crowd_ap(coco, results, sigmas, images)["AP"] if images else float("nan")
+    summary = "".join(f" {name:<10} = {value:.3f}\n" for name, value in stats.items())
+    return stats, summary
+
+
+def _crowd_ap(coco, results, sigmas, image_ids) -> dict:
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0, "AR": 0.0, "AR50": 0.0, "AR75": 0.0}
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval(coco, coco.loadRes(results), "keypoints")
+        params = evaluation.params
+        params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
+        params.imgIds, params.maxDets = image_ids, [CROWDPOSE_MAX_PEOPLE]
+        params.areaRng, params.areaRngLbl = [[0, 1e10]], ["all"]
+        evaluation.evaluate()
+        evaluation.accumulate()
+    precision = evaluation.eval["precision"][:, :, 0, 0, 0]  # thresholds x recall points
+    recall = evaluation.eval["recall"][:, 0, 0, 0]
+    return {"AP": _mean_valid(precision), "AP50": _mean_valid(precision[0]), "AP75": _mean_valid(precision[5]),
+            "AR": _mean_valid(recall), "AR50": _mean_valid(recall[:1]), "AR75": _mean_valid(recall[5:6])}
+
+
+def _mean_valid(values) -> float:
+    values = np.asarray(values)
+    valid = values[values > -1]
+    return float(valid.mean()) if valid.size else -1.0
 
 
 def evaluate(estimator, annotations, images_dir, json_output=None, stats_output=None,
@@ -94,7 +148,9 @@ def evaluate(estimator, annotations, images_dir, json_output=None, stats_output=
     failed_images = len(failures)
     if json_output:
         _write_or_report(json_output, json.dumps(results) + "\n", failures)
-    stats, summary = coco_keypoint_stats(coco, results)
+    sigmas = estimator.skeleton.sigmas
+    stats, summary = crowdpose_stats(coco, results, sigmas) if is_crowdpose(coco) else \
+        coco_keypoint_stats(coco, results, sigmas)
     stats.update(images=len(coco.getImgIds()) - failed_images, failed_images=failed_images,
                  seconds_per_image=seconds_per_image, model=estimator.name, backend=estimator.backend.name,
                  int8=estimator.int8, input_size=estimator.input_spec.size)
