@@ -1,0 +1,301 @@
+"""The YOLO-pose loss and its task-aligned assigner: parity with Ultralytics' own loss on a
+stored batch, and behaviour that a wrong definition would break."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from manypose.encoders.pose_objects import PoseTargets, TaskAlignedAssigner, complete_iou, pad_targets
+from manypose.heads import PoseObjectsHead
+from manypose.losses import LOSS_NAMES, PoseLossGains, PoseObjectsLoss
+from manypose.models.yolo_pose import PoseHead
+from manypose.skeleton import COCO17, Skeleton
+
+STRIDES = (8, 16, 32)
+BINS = 16
+IMAGE_SIZE = 128
+ITEM = {name: index for index, name in enumerate(LOSS_NAMES)}
+
+FIVE_POINTS = Skeleton(name="five", keypoints=("tip", "left", "right", "base", "centre"),
+                       edges=((0, 4), (1, 4), (2, 4), (3, 4)), sigmas=(0.05, 0.06, 0.06, 0.08, 0.04))
+
+
+def split_levels(flat: torch.Tensor, image_size: int, strides=STRIDES) -> list[torch.Tensor]:
+    """(B, C, A) anchors in level order -> per-level (B, C, H, W)."""
+    levels, start = [], 0
+    for stride in strides:
+        side = image_size // stride
+        levels.append(flat[:, :, start:start + side * side].reshape(flat.shape[0], -1, side, side))
+        start += side * side
+    return levels
+
+
+def anchors_and_strides(image_size: int, level_strides=STRIDES) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cell centres (A, 2) in grid units and strides (A, 1), level order."""
+    points, strides = [], []
+    for stride in level_strides:
+        side = image_size // stride
+        ys, xs = torch.meshgrid(torch.arange(side) + 0.5, torch.arange(side) + 0.5, indexing="ij")
+        points.append(torch.stack((xs.reshape(-1), ys.reshape(-1)), 1))
+        strides.append(torch.full((side * side, 1), float(stride)))
+    return torch.cat(points), torch.cat(strides)
+
+
+def perfect_levels(box: torch.Tensor, keypoints: torch.Tensor, num_keypoints: int, image_size: int = IMAGE_SIZE,
+                   level_strides=STRIDES, reach: float = BINS - 1.01) -> list[torch.Tensor]:
+    """Raw levels in which every anchor predicts `box` (as far as its bins reach, in cells) and
+    `keypoints` exactly, with confident scores and visibilities: what a perfectly trained head
+    outputs."""
+    anchors, strides = anchors_and_strides(image_size, level_strides)
+    distances = torch.cat((anchors - box[:2] / strides, box[2:] / strides - anchors), 1).clamp(0, reach)
+    left = distances.floor().long()
+    probabilities = torch.zeros(len(anchors), 4, BINS)
+    probabilities.scatter_(2, left.unsqueeze(-1), (left + 1 - distances).unsqueeze(-1))
+    probabilities.scatter_add_(2, (left + 1).unsqueeze(-1), (distances - left).unsqueeze(-1))
+    box_logits = torch.log(probabilities + 1e-12).reshape(len(anchors), 4 * BINS)
+    score_logits = torch.full((len(anchors), 1), 4.0)
+    offsets = (keypoints[:, :2] / strides.unsqueeze(1) - anchors.unsqueeze(1) + 0.5) / 2
+    visibility = torch.where(keypoints[:, 2] > 0, 6.0, -6.0).expand(len(anchors), num_keypoints).unsqueeze(-1)
+    keypoint_raw = torch.cat((offsets, visibility), -1).reshape(len(anchors), -1)
+    flat = torch.cat((box_logits, score_logits, keypoint_raw), 1).T.unsqueeze(0)
+    return split_levels(flat.contiguous(), image_size, level_strides)
+
+
+def random_levels(num_keypoints: int, batch: int = 2, seed: int = 0) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    channels = 4 * BINS + 1 + 3 * num_keypoints
+    side = IMAGE_SIZE // STRIDES[0]
+    anchors = sum((side // (s // STRIDES[0])) ** 2 for s in STRIDES)
+    return split_levels(torch.randn(batch, channels, anchors, generator=generator), IMAGE_SIZE)
+
+
+def person(box, num_keypoints: int = 17, seed: int = 0, visible: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """A box and keypoints spread inside it (all labelled, or none)."""
+    box = torch.tensor(box, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(seed)
+    xy = box[:2] + torch.rand(num_keypoints, 2, generator=generator) * (box[2:] - box[:2])
+    visibility = torch.full((num_keypoints, 1), 2.0 if visible else 0.0)
+    return box, torch.cat((xy, visibility), 1)
+
+
+def loss_items(loss: PoseObjectsLoss, levels, targets) -> dict[str, float]:
+    _, items = loss(levels, targets)
+    return dict(zip(LOSS_NAMES, items.tolist()))
+
+
+# --- parity with Ultralytics ---------------------------------------------------------------
+
+def test_matches_ultralytics_loss_on_the_stored_batch():
+    from conftest import shared_path
+
+    stored = np.load(shared_path("reference/yolo11n-pose_train_loss.npz"))
+    batch = len(stored["files"])
+    flat = np.concatenate((stored["pred_boxes"], stored["pred_scores"], stored["pred_kpts"]), 1).astype(np.float32)
+    levels, start = [], 0
+    for _, _, height, width in stored["feats_shapes"]:
+        levels.append(torch.from_numpy(flat[:, :, start:start + height * width].reshape(batch, -1, height, width)))
+        start += height * width
+    image_size = stored["image_uint8_rgb"].shape[1]
+    targets = []
+    for image in range(batch):
+        chosen = stored["batch_idx"] == image
+        centre_size = stored["bboxes_xywh_normalized"][chosen] * image_size
+        centres, half_sizes = centre_size[:, :2], centre_size[:, 2:] / 2
+        boxes = np.concatenate((centres - half_sizes, centres + half_sizes), 1)
+        keypoints = stored["keypoints_normalized"][chosen].copy()
+        keypoints[..., :2] *= image_size
+        targets.append(PoseTargets(torch.from_numpy(boxes), torch.from_numpy(keypoints)))
+
+    total, items = PoseObjectsLoss(COCO17)(levels, targets)
+
+    expected = stored["loss_items"].astype(np.float64)
+    relative = np.abs(items.numpy() - expected) / np.abs(expected)
+    print()
+    print(f"{'item':6} {'manypose':>12} {'ultralytics':>12} {'rel. diff':>10}")
+    for name, ours, theirs, difference in zip(LOSS_NAMES, items.tolist(), expected, relative):
+        print(f"{name:6} {ours:12.7f} {theirs:12.7f} {difference:10.2e}")
+    print(f"{'total':6} {total.item():12.7f} {stored['loss_total'].sum():12.7f}")
+    assert tuple(stored["loss_names"]) == LOSS_NAMES
+    np.testing.assert_allclose(stored["gains"], [7.5, 12.0, 1.0, 0.5, 1.5])
+    assert relative.max() < 1e-3
+    assert abs(total.item() - stored["loss_total"].sum()) < 1e-3 * stored["loss_total"].sum()
+
+
+# --- the loss --------------------------------------------------------------------------------
+
+def test_a_perfect_prediction_has_near_zero_box_and_pose_loss():
+    box, keypoints = person([40, 30, 80, 86])
+    targets = [PoseTargets(box[None], keypoints[None])]
+    items = loss_items(PoseObjectsLoss(COCO17), perfect_levels(box, keypoints, 17), targets)
+    assert items["box"] < 1e-4
+    assert items["pose"] < 1e-4
+    assert items["kobj"] < 0.01
+
+
+def test_moving_a_predicted_keypoint_away_raises_the_pose_loss():
+    box, keypoints = person([40, 30, 80, 86])
+    targets = [PoseTargets(box[None], keypoints[None])]
+    loss = PoseObjectsLoss(COCO17)
+    pose_losses = []
+    for shift in (0.0, 0.1, 0.3, 1.0):  # in units of 2 cells
+        levels = perfect_levels(box, keypoints, 17)
+        for level in levels:
+            level[:, 4 * BINS + 1 + 3 * 9] += shift  # x of the left wrist
+        items = loss_items(loss, levels, targets)
+        pose_losses.append(items["pose"])
+        assert items["box"] < 1e-4  # keypoints take no part in the assignment
+    assert pose_losses == sorted(pose_losses)
+    assert pose_losses[0] < 1e-4 < pose_losses[1]
+
+
+def test_a_person_without_labelled_keypoints_adds_no_pose_loss():
+    loss = PoseObjectsLoss(COCO17)
+    levels = random_levels(17, batch=1)
+    seen_box, seen = person([10, 10, 60, 100], seed=1)
+    hidden_box, hidden = person([64, 20, 120, 110], seed=2, visible=False)
+
+    def pose_and_kobj(hidden_keypoints):
+        items = loss_items(loss, levels, [PoseTargets(torch.stack((seen_box, hidden_box)),
+                                                      torch.stack((seen, hidden_keypoints)))])
+        return items["pose"], items["kobj"]
+
+    moved = hidden.clone()
+    moved[:, :2] += 300.0
+    assert pose_and_kobj(hidden) == pose_and_kobj(moved)
+    labelled = hidden.clone()
+    labelled[:, 2] = 2.0
+    assert pose_and_kobj(labelled)[0] != pose_and_kobj(hidden)[0]
+    alone = loss_items(loss, levels, [PoseTargets(hidden_box[None], hidden[None])])
+    assert alone["pose"] == 0.0 and alone["kobj"] > 0  # still taught that nothing is visible
+
+
+def test_gradients_reach_boxes_scores_and_keypoints():
+    levels = [level.requires_grad_() for level in random_levels(17)]
+    box, keypoints = person([20, 20, 90, 120])
+    total, items = PoseObjectsLoss(COCO17)(levels, [PoseTargets(box[None], keypoints[None]),
+                                                    PoseTargets(torch.zeros(0, 4), torch.zeros(0, 17, 3))])
+    assert total.requires_grad and not items.requires_grad
+    assert torch.isclose(total, items.sum() * 2)
+    total.backward()
+    gradient = torch.cat([level.grad.flatten(2) for level in levels], 2).abs().sum((0, 2))
+    assert torch.isfinite(gradient).all()
+    keypoint_gradient = gradient[4 * BINS + 1:].reshape(17, 3)
+    assert (gradient[:4 * BINS].reshape(4, BINS).sum(1) > 0).all()  # every side's distribution
+    assert gradient[4 * BINS] > 0  # the person score
+    assert (keypoint_gradient > 0).all()  # x, y and visibility of every keypoint
+
+
+def test_distances_beyond_the_last_bin_are_learnt_just_short_of_it():
+    # one level and a person wider than the bins reach from any of its anchors
+    box, keypoints = person([4, 4, 252, 252])
+    loss = PoseObjectsLoss(COCO17, strides=(8,))
+    targets = [PoseTargets(box[None], keypoints[None])]
+    dfl = {reach: loss_items(loss, perfect_levels(box, keypoints, 17, 256, (8,), reach), targets)["dfl"]
+           for reach in (14.5, 14.99, 14.999)}
+    assert dfl[14.99] < min(dfl[14.5], dfl[14.999])
+
+
+def test_a_custom_five_keypoint_skeleton():
+    loss = PoseObjectsLoss(FIVE_POINTS)
+    box, keypoints = person([30, 40, 90, 100], num_keypoints=5)
+    targets = [PoseTargets(box[None], keypoints[None])]
+    perfect = loss_items(loss, perfect_levels(box, keypoints, 5), targets)
+    assert perfect["pose"] < 1e-4 and perfect["box"] < 1e-4
+    total, items = loss(random_levels(5, batch=1), targets)
+    assert torch.isfinite(total) and (items > 0).all()
+    with pytest.raises(ValueError, match="channels"):
+        loss(random_levels(17, batch=1), targets)
+
+
+def test_an_empty_batch_has_only_a_class_loss():
+    levels = [level.requires_grad_() for level in random_levels(17)]
+    empty = PoseTargets(torch.zeros(0, 4), torch.zeros(0, 17, 3))
+    total, items = PoseObjectsLoss(COCO17)(levels, [empty, empty])
+    assert items[ITEM["cls"]] > 0
+    assert items[[ITEM["box"], ITEM["pose"], ITEM["kobj"], ITEM["dfl"]]].abs().sum() == 0
+    total.backward()
+
+
+def test_gains_weigh_the_items():
+    levels = random_levels(17, batch=1)
+    box, keypoints = person([20, 20, 90, 120])
+    targets = [PoseTargets(box[None], keypoints[None])]
+    _, default = PoseObjectsLoss(COCO17)(levels, targets)
+    _, doubled_pose = PoseObjectsLoss(COCO17, gains=PoseLossGains(pose=24.0))(levels, targets)
+    assert torch.allclose(doubled_pose / default, torch.tensor([1.0, 2.0, 1.0, 1.0, 1.0]))
+
+
+def test_decoding_agrees_with_the_network():
+    head = PoseHead(PoseObjectsHead(COCO17), [64, 128, 256], light_score_branch=True)
+    levels = [level * 3 for level in random_levels(17)]
+    network = head.decode(levels)
+    loss = PoseObjectsLoss.for_head(PoseObjectsHead(COCO17))
+    predictions = loss.flatten(levels)
+    boxes = loss.decode_boxes(predictions)
+    centre_size = torch.cat(((boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]), -1)
+    assert torch.allclose(centre_size.permute(0, 2, 1), network[:, :4], atol=1e-3)
+    keypoints = loss.decode_keypoints(predictions)
+    expected = network[:, 5:].reshape(2, 17, 3, -1)[:, :, :2].permute(0, 3, 1, 2)
+    assert torch.allclose(keypoints, expected, atol=1e-3)
+
+
+# --- the assigner and the target padding ------------------------------------------------------
+
+def test_complete_iou_is_one_for_equal_boxes_and_penalizes_distance():
+    box = torch.tensor([10.0, 20.0, 50.0, 90.0])
+    assert torch.isclose(complete_iou(box, box), torch.tensor(1.0))
+    apart = complete_iou(box, box + torch.tensor([100.0, 0.0, 100.0, 0.0]))
+    assert apart < 0  # no overlap, and the centres are far apart
+
+
+def assign(pred_boxes, gt_boxes, anchors, gt_mask=None, top_k=10, scores=None):
+    pred_boxes = torch.tensor(pred_boxes, dtype=torch.float32)[None]
+    gt_boxes = torch.tensor(gt_boxes, dtype=torch.float32)[None]
+    scores = torch.full((1, len(anchors), 1), 0.8) if scores is None else scores
+    gt_mask = torch.ones(gt_boxes.shape[:2], dtype=torch.bool) if gt_mask is None else torch.tensor([gt_mask])
+    return TaskAlignedAssigner(top_k=top_k)(scores, pred_boxes, torch.tensor(anchors, dtype=torch.float32),
+                                            torch.zeros(gt_boxes.shape[:2], dtype=torch.long), gt_boxes, gt_mask)
+
+
+def test_an_anchor_claimed_by_two_people_goes_to_the_better_overlap():
+    anchors = [[50.0, 50.0], [5.0, 5.0]]
+    first, second = [20.0, 20.0, 80.0, 80.0], [40.0, 30.0, 100.0, 95.0]
+    for predicted, expected in ((first, 0), (second, 1)):
+        result = assign([predicted, [0.0, 0.0, 10.0, 10.0]], [first, second], anchors)
+        assert result.foreground.tolist() == [[True, False]]
+        assert result.gt_index[0, 0] == expected
+        assert result.boxes[0, 0].tolist() == [first, second][expected]
+
+
+def test_top_k_anchors_inside_the_box_and_normalized_scores():
+    anchors, strides = anchors_and_strides(IMAGE_SIZE)
+    anchors = anchors * strides
+    gt = [16.0, 16.0, 112.0, 112.0]
+    generator = torch.Generator().manual_seed(0)
+    predicted = torch.tensor(gt) + torch.randn(len(anchors), 4, generator=generator) * 8
+    result = assign(predicted.tolist(), [gt, gt], anchors.tolist(), gt_mask=[True, False], top_k=7)
+    chosen = result.foreground[0]
+    assert chosen.sum() == 7 and (result.gt_index[0][chosen] == 0).all()  # the padded copy gets none
+    inside = ((anchors > 16) & (anchors < 112)).all(1)
+    assert inside[chosen].all()
+    overlaps = complete_iou(predicted[chosen], torch.tensor(gt))
+    assert torch.isclose(result.scores[0, chosen, 0].max(), overlaps.max())
+    assert (result.scores[0, ~chosen] == 0).all()
+
+
+def test_a_tiny_person_is_widened_to_cover_an_anchor():
+    anchors = [[12.0, 12.0], [40.0, 40.0]]
+    result = assign([[6.0, 6.0, 18.0, 18.0], [30.0, 30.0, 50.0, 50.0]], [[8.0, 8.0, 11.0, 11.0]], anchors)
+    assert result.foreground.tolist() == [[True, False]]
+
+
+def test_pad_targets_masks_the_padding():
+    box, keypoints = person([10, 10, 40, 60])
+    padded = pad_targets([PoseTargets(torch.zeros(0, 4), torch.zeros(0, 17, 3)),
+                          PoseTargets(torch.stack((box, box)), torch.stack((keypoints, keypoints)),
+                                      classes=torch.tensor([0, 2]))])
+    assert padded.boxes.shape == (2, 2, 4) and padded.keypoints.shape == (2, 2, 17, 3)
+    assert padded.mask.tolist() == [[False, False], [True, True]]
+    assert padded.labels.tolist() == [[0, 0], [0, 2]]
+    assert torch.equal(padded.keypoints[1, 0], keypoints)
