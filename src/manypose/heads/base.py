@@ -91,6 +91,10 @@ class Codec:
         """The training-target encoder of these heads."""
         raise NotImplementedError(f"the {self.name} heads have no training-target encoder yet")
 
+    def loss(self):
+        """The training loss of these heads: `loss(raw_outputs, targets) -> (total, items)`."""
+        raise NotImplementedError(f"training {self.name} heads is not supported yet")
+
     def float_layers(self) -> Optional[re.Pattern]:
         """ONNX node names that INT8 export keeps in float (their consumers stay float too);
         None: only what follows the last convolution."""

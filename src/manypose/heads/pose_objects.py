@@ -54,6 +54,11 @@ class PoseObjectsCodec(Codec):
         name = self.head.output_names[0]
         return lambda outputs: decode(outputs[name])
 
+    def loss(self):
+        from ..losses.pose_objects import PoseObjectsLoss  # torch: only for training
+
+        return PoseObjectsLoss.for_head(self.head)
+
     def float_layers(self):
         return SENSITIVE_LAYERS
 

@@ -49,6 +49,16 @@ def load_weights(network: torch.nn.Module, weights: dict[str, np.ndarray]) -> to
     return network
 
 
+def load_matching_weights(network: torch.nn.Module, weights: dict[str, np.ndarray]) -> list[str]:
+    """Load the weights whose names and shapes fit (fine-tuning onto another keypoint set keeps
+    all but the layers sized by it); returns the names left as initialised."""
+    expected = network.state_dict()
+    fitting = {k: v for k, v in weights.items() if k in expected and tuple(v.shape) == tuple(expected[k].shape)}
+    network.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32) if v.dtype.kind == "f" else v)
+                             for k, v in fitting.items()}, strict=False)
+    return sorted(k for k in expected if k not in fitting and not k.endswith("num_batches_tracked"))
+
+
 def inference_network(model_file) -> torch.nn.Module:
     """The model's network with its weights, in eval mode, batch norms folded where it has any."""
     network = load_weights(build_network(model_file.architecture, model_file.heads), model_file.weights).eval()

@@ -177,6 +177,8 @@ class YoloPoseNet(nn.Module):
             layers.append(layer)
             sources.append(source)
             out_channels.append(c_out)
+        if not isinstance(layers[-1], PoseHead):
+            raise ValueError("the architecture description must end with its Pose block")
         self.model = nn.ModuleList(layers)
         self.sources = sources
 
@@ -222,15 +224,24 @@ class YoloPoseNet(nn.Module):
 
     def forward(self, x):
         """Images (B, 3, H, W) RGB in 0..1 -> decoded predictions (B, 4 + classes + 3K, anchors)."""
+        return self.model[-1](self.head_inputs(x))
+
+    def raw_levels(self, x) -> list:
+        """Images -> the head's raw maps per level (B, 4 * bins + classes + K * dims, H, W), which
+        the training loss reads."""
+        return self.model[-1].raw(self.head_inputs(x))
+
+    def head_inputs(self, x) -> list:
+        """The feature maps the pose head (the last block) reads."""
         outputs = []
-        for layer, source in zip(self.model, self.sources):
+        for layer, source in zip(self.model[:-1], self.sources[:-1]):  # -1: the previous block's output
             if isinstance(source, int):
                 inputs = x if source == -1 else outputs[source]
             else:
                 inputs = [x if s == -1 else outputs[s] for s in source]
             x = layer(inputs)
             outputs.append(x)
-        return x
+        return [x if s == -1 else outputs[s] for s in self.sources[-1]]
 
     def fold_batch_norms(self) -> "YoloPoseNet":
         for module in self.modules():

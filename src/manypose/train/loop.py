@@ -1,0 +1,284 @@
+"""`manypose train`: a plain torch loop. Fine-tunes a model (or trains one from its initialised
+weights) on a COCO-format keypoint data set, evaluates the moving average of its weights after
+every epoch, and keeps `last` and `best` as model folders that `--model` accepts.
+
+Safe on small data by default: AdamW at a fine-tuning rate when starting from trained weights,
+a linear warm-up from zero for every parameter (no high warm-up rate for biases, which wrecks a
+trained head within a few steps), gradients clipped, and batch norms with a slow momentum.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..data.augment import AugmentedDataset, AugmentOptions, draw_sample
+from ..data.coco import KeypointDataset
+from ..decoders.options import DecoderOptions
+from ..estimator import PoseEstimator
+from ..evaluate import evaluate
+from ..heads import codec_for
+from ..losses import LOSS_NAMES
+from ..models import build_network, load_matching_weights
+from ..runtime.torch_backend import TorchBackend
+from ..zoo import find_model
+from .batches import TrainingImages, batches
+from .distributed import World, join_world, leave_world
+from .state import (ExponentialMovingAverage, Schedule, append_log, load_training_state, options_dict, plot_curves,
+                    read_log, save_checkpoint, seed_for)
+
+DEFAULT_LR = {  # (optimizer, from trained weights) -> learning rate
+    ("sgd", True): 1e-3, ("sgd", False): 1e-2, ("adamw", True): 1e-4, ("adamw", False): 1e-3}
+WEIGHT_DECAY = 5e-4
+MOMENTUM = 0.937
+MAX_GRADIENT_NORM = 10.0
+EVAL_SCORE_THRESHOLD = 0.01
+SAMPLES_TO_SAVE = 16
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    train_annotations: Path
+    train_images: Path
+    output: Path
+    model: Optional[str] = None          # name or folder; None: the bundled default
+    val_annotations: Optional[Path] = None
+    val_images: Optional[Path] = None
+    epochs: int = 10
+    batch_size: int = 8
+    optimizer: str = "sgd"               # sgd (steps in proportion to the gradients: gentle on trained weights) or adamw
+    lr: Optional[float] = None           # None: DEFAULT_LR by optimizer and starting point
+    warmup_steps: Optional[int] = None   # None: a tenth of the run, at most 300 steps
+    ema_decay: float = 0.9999
+    amp: bool = False
+    resume: bool = False
+    seed: int = 0
+    workers: int = 2
+    device: str = "cpu"
+    max_steps: Optional[int] = None      # stop each epoch early (smoke tests)
+    augment: AugmentOptions = field(default_factory=AugmentOptions)
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1 or self.workers < 0:
+            raise ValueError("epochs and batch size must be 1 or more, workers 0 or more")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer {self.optimizer!r}: expected sgd or adamw")
+        if self.lr is not None and not 0 < self.lr < 1:
+            raise ValueError(f"the learning rate must be between 0 and 1, not {self.lr}")
+        if (self.val_annotations is None) != (self.val_images is None):
+            raise ValueError("validation needs both --val-annotations and --val-images")
+
+
+@dataclass
+class TrainResult:
+    network: torch.nn.Module    # the weights trained (not averaged)
+    ema: ExponentialMovingAverage
+    log: list[dict]
+    last: Path
+    best: Optional[Path]
+
+
+class Trainer:
+    def __init__(self, options: TrainOptions):
+        self.options = options
+        self.device = torch.device(options.device)
+        self.world = join_world(self.device)
+        self.base = find_model(options.model)
+        self.data = KeypointDataset(options.train_annotations, options.train_images)
+        self.heads = tuple(replace(head, skeleton=self._skeleton()) for head in self.base.heads)
+        self.codec = codec_for(self.heads)
+        self.network = build_network(self.base.architecture, self.heads).to(self.device)
+        self.initialised = load_matching_weights(self.network, self.base.weights)
+        self.loss = self.codec.loss().to(self.device)
+        self.augmented = AugmentedDataset(self.data, options.augment, options.seed)
+        self.images = TrainingImages(self.augmented, self.base.input_spec)
+        self.steps_per_epoch = self._steps_per_epoch()
+        total = self.steps_per_epoch * options.epochs
+        warmup = options.warmup_steps if options.warmup_steps is not None else min(300, max(1, total // 10))
+        self.schedule = Schedule(options.lr or self._default_lr(), total, warmup)
+        self.optimizer = _optimizer(options.optimizer, self.network, self.schedule.lr)
+        self.ema = ExponentialMovingAverage(self.network, options.ema_decay)
+        self.epoch, self.step, self.best_ap = 0, 0, -1.0
+        self.output = Path(options.output)
+
+    def _skeleton(self):
+        """The data set's keypoints; the model's own skeleton (sigmas, colours) when they match."""
+        if self.data.skeleton.keypoints == self.base.skeleton.keypoints:
+            return self.base.skeleton
+        return self.data.skeleton
+
+    def _default_lr(self) -> float:
+        trained = len(self.initialised) < len(self.network.state_dict()) // 2
+        return DEFAULT_LR[self.options.optimizer, trained]
+
+    def _steps_per_epoch(self) -> int:
+        per_rank = len(self.world.shard(list(range(len(self.images)))))
+        steps = -(-per_rank // self.options.batch_size)
+        return min(steps, self.options.max_steps) if self.options.max_steps else steps
+
+    def resume(self) -> None:
+        state = load_training_state(self.output / "last")
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.ema.load_state_dict(state["ema"])
+        self.epoch, self.step, self.best_ap = int(state["epoch"]), int(state["step"]), float(state["best_ap"])
+
+    def run(self, progress: bool = True) -> TrainResult:
+        options = self.options
+        if options.resume:
+            self.resume()
+        elif self.world.leader:
+            self._start_output()
+        trainable = _distributed(self.network, self.world, self.device)
+        best = self.output / "best" if (self.output / "best").exists() else None
+        while self.epoch < options.epochs:
+            started = time.perf_counter()
+            items = self._train_epoch(trainable, progress)
+            entry = {"epoch": self.epoch + 1, "step": self.step, "lr": self.schedule.rate(self.step - 1),
+                     "loss": dict(zip(LOSS_NAMES, items)), "seconds": time.perf_counter() - started}
+            self.epoch += 1
+            if self.world.leader:
+                best = self._end_epoch(entry) or best
+            self.world.barrier()
+        leave_world(self.world)
+        return TrainResult(self.network, self.ema, read_log(self.output / "log.jsonl"), self.output / "last", best)
+
+    def _start_output(self) -> None:
+        if (self.output / "last").exists():
+            raise FileExistsError(f"{self.output}: holds a run already; --resume continues it, or choose another "
+                                  "--output")
+        self.output.mkdir(parents=True, exist_ok=True)
+        (self.output / "log.jsonl").unlink(missing_ok=True)
+
+    def _train_epoch(self, trainable, progress: bool) -> list[float]:
+        options = self.options
+        self.augmented.set_epoch(self.epoch)
+        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(
+            seed_for(options.seed, self.epoch))).tolist()
+        loader = batches(self.images, self.world.shard(order), options.batch_size, options.workers)
+        self.network.train()
+        totals, count = np.zeros(len(LOSS_NAMES)), 0
+        bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{options.epochs}", unit="batch",
+                   disable=not (progress and self.world.leader), dynamic_ncols=True)
+        for images, targets in bar:
+            items = self._train_step(trainable, images.to(self.device), targets)
+            totals, count = totals + items, count + 1
+            bar.set_postfix(loss=f"{items.sum():.3f}", lr=f"{self.schedule.rate(self.step - 1):.2g}")
+            if count == self.steps_per_epoch:
+                break
+        bar.close()
+        self.world.share_buffers(self.network, self.ema.network)
+        return [self.world.mean(v) for v in totals / max(count, 1)]
+
+    def _train_step(self, trainable, images: torch.Tensor, targets) -> np.ndarray:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.schedule.rate(self.step)
+        with _autocast(self.device, self.options.amp):
+            raw = trainable(images)
+        total, items = self.loss([level.float() for level in raw], targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(self.network.parameters(), MAX_GRADIENT_NORM)
+        self.optimizer.step()
+        self.ema.update(self.network)
+        self.step += 1
+        return items.cpu().numpy()
+
+    def _end_epoch(self, entry: dict) -> Optional[Path]:
+        """Evaluate, log, plot and save; returns the best checkpoint when this epoch made it."""
+        if self.options.val_annotations:
+            entry["AP"] = self._validation_ap()
+        append_log(self.output / "log.jsonl", entry)
+        plot_curves(read_log(self.output / "log.jsonl"), self.output / "curves.png")
+        ap = entry.get("AP", -entry["loss"]["pose"])  # without validation, the lowest keypoint loss
+        improved = ap >= self.best_ap
+        self.best_ap = max(ap, self.best_ap)
+        state = {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "ema": self.ema.state_dict(), "epoch": self.epoch, "step": self.step, "best_ap": self.best_ap}
+        description = self._description()
+        save_checkpoint(self.output / "last", description, self.ema.network, state)
+        if improved:
+            return save_checkpoint(self.output / "best", {**description, "name": f"{description['name']}-best"},
+                                   self.ema.network, None)
+        return None
+
+    def _validation_ap(self) -> float:
+        network = copy.deepcopy(self.ema.network).cpu().eval().fold_batch_norms()
+        backend = TorchBackend(network, self.codec.output_names)
+        decoder = self.codec.decoder(DecoderOptions.from_given(score_threshold=EVAL_SCORE_THRESHOLD))
+        estimator = PoseEstimator(self.output.name, self.base.input_spec, backend, self.codec, decoder)
+        stats, _, _ = evaluate(estimator, self.options.val_annotations, self.options.val_images, progress=False)
+        return stats["AP"]
+
+    def _description(self) -> dict:
+        """The base model's description with the trained keypoint set and where it came from."""
+        kept = {k: v for k, v in self.base.description.items() if k not in ("format", "format_version", "weights")}
+        return {**kept, "name": self.output.name, "skeleton": self.heads[0].skeleton.to_dict(),
+                "heads": [head.to_dict() for head in self.heads],
+                "provenance": {"trained_from": self.base.name, "base_provenance": self.base.description.get("provenance"),
+                               "epochs": self.epoch, "steps": self.step,
+                               "training": options_dict(self.options)}}
+
+    def save_samples(self, folder: Path, count: int = SAMPLES_TO_SAVE) -> list[Path]:
+        """Augmented samples of the first epoch with their boxes and keypoints drawn."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for index in range(min(count, len(self.augmented))):
+            path = folder / f"sample_{index:03d}.jpg"
+            cv2.imwrite(str(path), draw_sample(self.augmented[index], self.data.skeleton))
+            written.append(path)
+        return written
+
+
+def _optimizer(name: str, network: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """SGD with Nesterov momentum or AdamW; no weight decay on biases and batch-norm weights
+    (decaying them only shifts activations)."""
+    groups = [{"params": [p for p in network.parameters() if p.ndim > 1], "weight_decay": WEIGHT_DECAY},
+              {"params": [p for p in network.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=(MOMENTUM, 0.999))
+    return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, nesterov=True)
+
+
+class _RawOutputs(torch.nn.Module):
+    """The network's raw head maps as its forward, so DistributedDataParallel syncs them."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, images):
+        return self.network.raw_levels(images)
+
+
+def _distributed(network: torch.nn.Module, world: World, device: torch.device) -> torch.nn.Module:
+    trainable = _RawOutputs(network)
+    if world.size == 1:
+        return trainable
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(trainable, device_ids=[world.local_rank] if device.type == "cuda" else None)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    """bfloat16 (its range needs no loss scaling) on CPUs and on GPUs that have it."""
+    if not enabled:
+        return contextlib.nullcontext()
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        warnings.warn("--amp: this GPU has no bfloat16; training in float32")
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def train(options: TrainOptions, progress: bool = True) -> TrainResult:
+    return Trainer(options).run(progress)
