@@ -307,6 +307,8 @@ def _add_train(commands) -> None:
     p.add_argument("--output", required=True, type=Path, metavar="DIR", help="where last/, best/ and the log go")
     p.add_argument("--epochs", type=positive_int, default=10, help="default 10")
     p.add_argument("--batch-size", type=positive_int, default=8, help="per process (default 8)")
+    p.add_argument("--repeats", type=positive_int, default=1,
+                   help="passes over the images per epoch (small data sets: fewer evaluations and checkpoints)")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd",
                    help="sgd (Nesterov momentum; default: its steps follow the gradients, gentle on trained weights) "
                         "or adamw")
@@ -335,7 +337,8 @@ def _run_train(args) -> int:
 
     options = TrainOptions(args.train_annotations, args.train_images, args.output, model=args.model,
                            val_annotations=args.val_annotations, val_images=args.val_images, epochs=args.epochs,
-                           batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, amp=args.amp,
+                           batch_size=args.batch_size, repeats=args.repeats, optimizer=args.optimizer, lr=args.lr,
+                           amp=args.amp,
                            resume=args.resume, seed=args.seed, workers=args.workers, device=args.device,
                            augment=AugmentOptions(size=args.size, mosaic=args.mosaic))
     trainer = Trainer(options)

@@ -64,12 +64,13 @@ class TrainOptions:
     seed: int = 0
     workers: int = 2
     device: str = "cpu"
+    repeats: int = 1                     # passes over the data per epoch (small data sets: fewer checkpoints)
     max_steps: Optional[int] = None      # stop each epoch early (smoke tests)
     augment: AugmentOptions = field(default_factory=AugmentOptions)
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.workers < 0:
-            raise ValueError("epochs and batch size must be 1 or more, workers 0 or more")
+        if min(self.epochs, self.batch_size, self.repeats) < 1 or self.workers < 0:
+            raise ValueError("epochs, batch size and repeats must be 1 or more, workers 0 or more")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer {self.optimizer!r}: expected sgd or adamw")
         if self.lr is not None and not 0 < self.lr < 1:
@@ -121,7 +122,7 @@ class Trainer:
         return DEFAULT_LR[self.options.optimizer, trained]
 
     def _steps_per_epoch(self) -> int:
-        per_rank = len(self.world.shard(list(range(len(self.images)))))
+        per_rank = len(self.world.shard(list(range(len(self.images) * self.options.repeats))))
         steps = -(-per_rank // self.options.batch_size)
         return min(steps, self.options.max_steps) if self.options.max_steps else steps
 
@@ -162,8 +163,8 @@ class Trainer:
     def _train_epoch(self, trainable, progress: bool) -> list[float]:
         options = self.options
         self.augmented.set_epoch(self.epoch)
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(
-            seed_for(options.seed, self.epoch))).tolist()
+        generator = torch.Generator().manual_seed(seed_for(options.seed, self.epoch))
+        order = [i for _ in range(options.repeats) for i in torch.randperm(len(self.images), generator=generator).tolist()]
         loader = batches(self.images, self.world.shard(order), options.batch_size, options.workers)
         self.network.train()
         totals, count = np.zeros(len(LOSS_NAMES)), 0
