@@ -234,6 +234,12 @@ def test_augmented_dataset_draws_afresh_for_each_index():
     assert not np.array_equal(augmented[0].image, augmented[1].image)
 
 
+def test_repeats_show_each_sample_again_augmented_anew():
+    augmented = AugmentedDataset(SameImageTwice(), AugmentOptions(size=320), repeats=3)
+    assert len(augmented) == 6
+    assert not np.array_equal(augmented[0].image, augmented[2].image)  # sample 0, first and second pass
+
+
 def test_drawing_a_sample():
     sample = painted_sample()
     sample.crowd_boxes = np.array([[10, 10, 100, 100]], np.float32)

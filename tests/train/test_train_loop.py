@@ -127,3 +127,22 @@ def test_two_processes_end_with_the_same_weights(tmp_path):
     assert len(digests) == 2 and len(set(digests.values())) == 1
     moved = json.loads((tmp_path / "moved.json").read_text())
     assert moved["changed"] > 0, "the weights moved, so equality means something"
+
+
+def test_bfloat16_autocast_trains_with_a_finite_loss(tmp_path):
+    result = Trainer(options(tmp_path / "amp", epochs=1, amp=True)).run(progress=False)
+    losses = result.log[0]["loss"]
+    assert set(losses) == {"box", "pose", "kobj", "cls", "dfl"} and all(np.isfinite(v) and v > 0 for v in losses.values())
+
+
+def test_malformed_annotations_are_one_line_naming_the_entry(tmp_path, capsys):
+    annotations, images = coco_train()
+    data = json.loads(annotations.read_text())
+    data["annotations"][3]["keypoints"] = data["annotations"][3]["keypoints"][:-1]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data))
+    assert main(["train", "--train-annotations", str(broken), "--train-images", str(images), "--output",
+                 str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "annotations[3]" in err and "50 values" in err
+    assert not (tmp_path / "run").exists()

@@ -287,29 +287,33 @@ class SampleSource(Protocol):
 
 
 class AugmentedDataset:
-    """A dataset's samples augmented, reproducibly: sample i of epoch e is the same whatever
-    order (or worker process) asks for it, being drawn from a generator seeded by (seed, e, i)."""
+    """A dataset's samples augmented, reproducibly: item i of epoch e is the same whatever
+    order (or worker process) asks for it, being drawn from a generator seeded by (seed, e, i).
+    With `repeats`, each sample appears that many times per epoch, each time augmented anew."""
 
-    def __init__(self, dataset: SampleSource, options: AugmentOptions = AugmentOptions(), seed: int = 0):
+    def __init__(self, dataset: SampleSource, options: AugmentOptions = AugmentOptions(), seed: int = 0,
+                 repeats: int = 1):
         self.dataset = dataset
         self.options = options
         self.seed = seed
+        self.repeats = repeats
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.dataset) * self.repeats
 
     def __getitem__(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         skeleton = self.dataset.skeleton
+        sample = self.dataset[index % len(self.dataset)]
         if rng.random() < self.options.mosaic:
             partners = rng.integers(len(self.dataset), size=MOSAIC_TILES - 1)
-            samples = [self.dataset[index]] + [self.dataset[int(i)] for i in partners]
+            samples = [sample] + [self.dataset[int(i)] for i in partners]
             return augment_mosaic(samples, skeleton, self.options, rng)
-        return augment(self.dataset[index], skeleton, self.options, rng)
+        return augment(sample, skeleton, self.options, rng)
 
 
 def draw_sample(sample: Sample, skeleton: Skeleton) -> np.ndarray:

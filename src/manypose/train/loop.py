@@ -100,7 +100,7 @@ class Trainer:
         self.network = build_network(self.base.architecture, self.heads).to(self.device)
         self.initialised = load_matching_weights(self.network, self.base.weights)
         self.loss = self.codec.loss().to(self.device)
-        self.augmented = AugmentedDataset(self.data, options.augment, options.seed)
+        self.augmented = AugmentedDataset(self.data, options.augment, options.seed, options.repeats)
         self.images = TrainingImages(self.augmented, self.base.input_spec)
         self.steps_per_epoch = self._steps_per_epoch()
         total = self.steps_per_epoch * options.epochs
@@ -122,7 +122,7 @@ class Trainer:
         return DEFAULT_LR[self.options.optimizer, trained]
 
     def _steps_per_epoch(self) -> int:
-        per_rank = len(self.world.shard(list(range(len(self.images) * self.options.repeats))))
+        per_rank = len(self.world.shard(list(range(len(self.images)))))
         steps = -(-per_rank // self.options.batch_size)
         return min(steps, self.options.max_steps) if self.options.max_steps else steps
 
@@ -163,8 +163,8 @@ class Trainer:
     def _train_epoch(self, trainable, progress: bool) -> list[float]:
         options = self.options
         self.augmented.set_epoch(self.epoch)
-        generator = torch.Generator().manual_seed(seed_for(options.seed, self.epoch))
-        order = [i for _ in range(options.repeats) for i in torch.randperm(len(self.images), generator=generator).tolist()]
+        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(
+            seed_for(options.seed, self.epoch))).tolist()
         loader = batches(self.images, self.world.shard(order), options.batch_size, options.workers)
         self.network.train()
         totals, count = np.zeros(len(LOSS_NAMES)), 0
@@ -234,7 +234,7 @@ class Trainer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for index in range(min(count, len(self.augmented))):
+        for index in range(min(count, len(self.data))):
             path = folder / f"sample_{index:03d}.jpg"
             cv2.imwrite(str(path), draw_sample(self.augmented[index], self.data.skeleton))
             written.append(path)
