@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--optimizer", default="adamw")
+    parser.add_argument("--lr", type=float, default=1e-3, help="from scratch (the trainer cannot tell that the "
+                                                                "folder's weights are untrained)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="manypose-tiny-"))
     annotations = eight_images(folder)
@@ -79,10 +81,11 @@ def main() -> None:
     before = training_ap(model, annotations)
     still = AugmentOptions(size=args.size, scale=(1.0, 1.0), translate=0.0, flip=0.0, hsv=(0.0, 0.0, 0.0))
     options = TrainOptions(annotations, COCO / "train2017", folder / "run", model=str(model), epochs=1,
-                           repeats=args.steps, batch_size=IMAGES, optimizer=args.optimizer, workers=0, augment=still,
+                           repeats=args.steps, batch_size=IMAGES, optimizer=args.optimizer, lr=args.lr, workers=0,
+                           augment=still,
                            ema_decay=0.99)
     started = time.perf_counter()
-    Trainer(options).run(progress=True)
+    Trainer(options).run(progress=False)
     seconds = time.perf_counter() - started
     after = training_ap(folder / "run" / "last", annotations)
     print(f"tiny yolo11-pose (width 0.125, {args.size} px) from scratch on {IMAGES} images, {args.steps} steps of "
