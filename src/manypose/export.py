@@ -37,7 +37,10 @@ def check_shapes(input_spec) -> list[tuple[int, ...]]:
     """Input shapes to export and check with: a landscape and a portrait letterbox, or the
     fixed size of models that stretch their input."""
     fixed = input_spec.fixed_shape
-    return [(1, 3, *fixed)] if fixed else list(LETTERBOX_CHECK_SHAPES)
+    if fixed:
+        return [(1, 3, *fixed)]
+    extra = 1 if input_spec.corner_aligned else 0
+    return [(batch, channels, height + extra, width + extra) for batch, channels, height, width in LETTERBOX_CHECK_SHAPES]
 
 
 def export_onnx(model_file, out_path) -> Path:

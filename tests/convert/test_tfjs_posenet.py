@@ -172,3 +172,28 @@ def test_graph_that_is_not_posenet_is_refused(tmp_path):
     path, _ = _tiny_model(tmp_path)  # one convolution, no outputs
     with pytest.raises(TfjsError, match="not a PoseNet MobileNetV1 graph .*does not feed the output"):
         posenet_from_tfjs(path)
+
+
+def test_posenet_loads_through_the_usual_api_with_its_original_accuracy(dev_annotations, dev_images):
+    """Converted on the fly from the .json, exported to ONNX, letterboxed to 16 k + 1 (grid cells
+    on pixels 16 i): dev AP 0.206 at 385 against the original runtime's 0.202."""
+    import manypose
+    from manypose.evaluate import evaluate
+
+    estimator = manypose.load(str(shared_path("models/tfjs/posenet.json")), score_threshold=0.01)
+    assert estimator.input_spec.corner_aligned and estimator.input_spec.size == 385
+    stats, _, _ = evaluate(estimator, dev_annotations, dev_images, progress=False)
+    print(f"PoseNet dev AP {stats['AP']:.4f}")
+    assert stats["AP"] >= 0.202
+
+
+def test_corner_aligned_inputs_are_a_multiple_of_the_stride_plus_one():
+    import numpy as np
+
+    from manypose.convert.posenet import INPUT
+
+    blob, geometry = INPUT.prepare(np.zeros((426, 640, 3), np.uint8))
+    assert blob.shape == (1, 3, 257, 385) and (geometry.input_width, geometry.input_height) == (385, 257)
+    assert INPUT.with_size(513).size == 513
+    with pytest.raises(ValueError, match="multiple of the model's stride plus one 16 .try 497 or 513"):
+        INPUT.with_size(512)

@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import modelfile
 from .graphdef import GraphDefError
 from .lightweight_openpose import lightweight_openpose_model_file
+from .posenet import posenet_model_file
 from .tf_pose import tf_pose_model_file
 from .torch_pickle import CheckpointError, PickledObject, UnsafeCheckpointError, load_checkpoint
 from .ultralytics import read_ultralytics, ultralytics_model_file
@@ -17,8 +18,8 @@ __all__ = ["CheckpointError", "UnsafeCheckpointError", "GraphDefError", "read_ul
 
 def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
     """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose or
-    Lightweight OpenPose (.pt / .pth, PyTorch zips) or tf-pose-estimation's MobileNetV2
-    OpenPose (.pb, a frozen TensorFlow graph)."""
+    Lightweight OpenPose (.pt / .pth, PyTorch zips), tf-pose-estimation's MobileNetV2
+    OpenPose (.pb, a frozen TensorFlow graph) or PoseNet (.json, a TensorFlow.js graph model)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
@@ -29,11 +30,13 @@ def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
         return lightweight_openpose_model_file(path, name, content=content)
     if path.suffix == ".pb":
         return tf_pose_model_file(path, name)
+    if path.suffix == ".json":
+        return posenet_model_file(path, name)
     if path.suffix == ".onnx":
         raise CheckpointError(f"{path}: an ONNX file is an export of a model, not a model: pass the model "
                               "folder it came from (model.json + weights.safetensors), or a checkpoint")
     raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics or Lightweight OpenPose "
-                          "PyTorch zip, or a tf-pose .pb frozen graph)")
+                          "PyTorch zip, a tf-pose .pb frozen graph, or a PoseNet TensorFlow.js .json)")
 
 
 def convert(checkpoint, out_folder, name=None, dtype="float16", force: bool = False):

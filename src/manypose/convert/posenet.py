@@ -7,9 +7,16 @@ architecture description of models.posenet.PoseNetMobileNetV1, and the kernels i
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from .. import modelfile
+from ..data.transforms import InputSpec
+from ..heads import DisplacementsHead
+from ..skeleton import COCO17
 from .graphdef import Node
+from .imported import imported_model
 from .tfjs import TfjsError, input_node_name, read_tfjs_graph
 
 FAMILY = "posenet_mobilenet_v1"
@@ -17,6 +24,25 @@ LAYER_OPS = {"_FusedConv2D": "conv", "FusedDepthwiseConv2dNative": "depthwise"}
 # each output's scope name in the graph -> its module in the network
 HEAD_SCOPES = {"heatmap": "heatmap", "offset": "offsets", "displacement_fwd": "displacement_fwd",
                "displacement_bwd": "displacement_bwd"}
+
+
+LICENSE = "Apache-2.0"
+# PoseNet's input: centred on a padded canvas (zeros, -1 after normalization), x / 127.5 - 1,
+# its grid cells on pixels 16 i; the original pads to a square and resizes to 385, the
+# letterbox pads only up to the next 16 k + 1
+INPUT = InputSpec(size=385, stride=16, scale=1 / 127.5, pixel_mean=(127.5, 127.5, 127.5), pad_value=0,
+                  corner_aligned=True)
+
+
+def posenet_model_file(model_json, name: str | None = None) -> modelfile.ModelFile:
+    """A PoseNet TensorFlow.js graph model as an in-memory manypose model (weights checked to fit)."""
+    arch, weights = posenet_from_tfjs(model_json)
+    head = DisplacementsHead(COCO17, stride=16)
+    provenance = {"source_file": Path(model_json).name, "source_sha256": modelfile.file_sha256(model_json),
+                  "source_format": "tfjs-graph-model"}
+    return imported_model(model_json, name or Path(model_json).stem, arch, (head,), INPUT, weights, provenance,
+                          LICENSE, "Weights by Google (PoseNet, tfjs-models), Apache-2.0; converted to the manypose "
+                          "format.", TfjsError)
 
 
 def posenet_from_tfjs(model_json) -> tuple[dict, dict[str, np.ndarray]]:

@@ -44,6 +44,14 @@ def read_tfjs_graph(model_json_path) -> dict[str, Node]:
     return nodes
 
 
+def is_tfjs_model(path) -> bool:
+    """A TensorFlow.js model file (rather than a manypose model.json): it has a topology."""
+    try:
+        return "modelTopology" in json.loads(Path(path).read_bytes())
+    except (OSError, ValueError, RecursionError, TypeError):
+        return False
+
+
 def _model_json(path: Path) -> dict:
     if not path.is_file():
         raise TfjsError(f"{path}: no such file")

@@ -54,7 +54,8 @@ class Stretch:
 
 
 def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: int = 114,
-              minimal_padding: bool = True, interpolation: str = "linear") -> tuple[np.ndarray, Letterbox]:
+              minimal_padding: bool = True, interpolation: str = "linear",
+              corner_aligned: bool = False) -> tuple[np.ndarray, Letterbox]:
     """Resize keeping the aspect ratio so the long side is `size`, then pad.
 
     With minimal padding the canvas is only rounded up to a multiple of `stride` (fewer pixels
@@ -64,7 +65,8 @@ def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: i
     scale = min(size / height, size / width)
     new_w, new_h = int(round(width * scale)), int(round(height * scale))
     if minimal_padding:
-        canvas_w, canvas_h = _round_up(new_w, stride), _round_up(new_h, stride)
+        extra = 1 if corner_aligned else 0  # a multiple of the stride plus one
+        canvas_w, canvas_h = _round_up(new_w - extra, stride) + extra, _round_up(new_h - extra, stride) + extra
     else:
         canvas_w = canvas_h = size
     if (new_w, new_h) != (width, height):
@@ -94,6 +96,8 @@ class InputSpec:
     letterbox: the long side becomes `size`, the aspect ratio is kept and the canvas padded
     with `pad_value` to a multiple of `stride` (any input size that is such a multiple runs);
     stretch: the image is resized to exactly `size` = (width, height), a fixed input.
+    corner_aligned: the network's grid cell i sits on input pixel stride * i (PoseNet), so its
+    inputs are a multiple of the stride plus one.
     """
 
     size: int | tuple[int, int] = 640
@@ -104,6 +108,7 @@ class InputSpec:
     pixel_mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     pad_value: int = 114
     interpolation: str = "linear"
+    corner_aligned: bool = False
 
     def __post_init__(self):
         if self.resize not in RESIZE_MODES:
@@ -131,10 +136,12 @@ class InputSpec:
                 self.stride <= size <= MAX_INPUT_SIZE:
             raise ValueError(f"input size must be a whole number of pixels from {self.stride} to "
                              f"{MAX_INPUT_SIZE}, not {size!r}")
-        if size % self.stride:
-            lower = size // self.stride * self.stride
-            raise ValueError(f"input size {size} is not a multiple of the model's stride {self.stride} "
-                             f"(try {max(lower, self.stride)} or {lower + self.stride})")
+        extra = 1 if self.corner_aligned else 0
+        if (size - extra) % self.stride:
+            lower = (size - extra) // self.stride * self.stride + extra
+            kind = "a multiple of the model's stride" + (" plus one" if extra else "")
+            raise ValueError(f"input size {size} is not {kind} {self.stride} "
+                             f"(try {max(lower, self.stride + extra)} or {lower + self.stride})")
         return replace(self, size=int(size))
 
     def prepare(self, image: np.ndarray, minimal_padding: bool = True):
@@ -144,7 +151,7 @@ class InputSpec:
             resized, geometry = stretch(image, *self.size, self.interpolation)
         else:
             resized, geometry = letterbox(image, self.size, self.stride, self.pad_value, minimal_padding,
-                                          self.interpolation)
+                                          self.interpolation, self.corner_aligned)
         blob = cv2.dnn.blobFromImage(resized, self.scale, mean=tuple(self.pixel_mean),
                                      swapRB=self.channels == "RGB")
         return blob, geometry

@@ -7,10 +7,11 @@ import torch
 
 from .lightweight_openpose import LightweightOpenPose
 from .openpose import MobileNetOpenPose
+from .posenet import PoseNetMobileNetV1
 from .yolo_pose import YoloPoseNet
 
 NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose,
-            "lightweight_openpose": LightweightOpenPose}
+            "lightweight_openpose": LightweightOpenPose, "posenet_mobilenet_v1": PoseNetMobileNetV1}
 
 
 def register_network(family: str, network_class) -> None:

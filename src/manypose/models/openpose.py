@@ -30,7 +30,9 @@ class TfSamePad(nn.Module):
     def forward(self, x):
         pads = []
         for size in (x.shape[3], x.shape[2]):  # F.pad wants the last dimension first
-            total = max((-(-size // self.stride) - 1) * self.stride + self.kernel_size - size, 0)
+            # the ceiling from positive numbers only: exported to ONNX, division truncates
+            outputs = (size + self.stride - 1) // self.stride
+            total = max((outputs - 1) * self.stride + self.kernel_size - size, 0)
             pads += [total // 2, total - total // 2]
         return F.pad(x, pads)
 

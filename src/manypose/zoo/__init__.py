@@ -72,11 +72,17 @@ def find_model(name_or_path=None) -> modelfile.ModelFile:
     """The model for a name or path: a model folder as it is, a published checkpoint converted
     in memory (None: the default model)."""
     path = resolve(name_or_path)
-    if path.is_file() and path.suffix != ".json":
+    if path.is_file() and (path.suffix != ".json" or _is_tfjs_model(path)):
         from ..convert import model_file_from_checkpoint
 
         return model_file_from_checkpoint(path)
     return modelfile.read_model_folder(path)
+
+
+def _is_tfjs_model(path: Path) -> bool:
+    from ..convert.tfjs import is_tfjs_model
+
+    return is_tfjs_model(path)
 
 
 def list_models() -> list[dict]:

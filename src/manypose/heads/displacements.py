@@ -1,0 +1,52 @@
+"""Heatmaps + short offsets + guiding displacements along a keypoint tree (PoseNet, SimplePose
+V2): per grid cell a heatmap logit and a (dy, dx) offset per keypoint, and per tree edge the
+displacement to the child (forward) and to the parent (backward)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..decoders.displacements import POSENET_TREE, DisplacementDecoder, check_tree
+from .base import Codec, HeadMeta, register
+
+
+@dataclass(frozen=True)
+class DisplacementsHead(HeadMeta):
+    """`tree`: (parent, child) keypoint indices, parents first, in the displacement channels'
+    order; cell (i, j) of the output grid sits at input pixel (stride j, stride i)."""
+
+    stride: int = 16
+    tree: tuple[tuple[int, int], ...] = POSENET_TREE
+    kind = "displacements"
+
+    def __post_init__(self):
+        check_tree(self.tree, len(self.skeleton))
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return ("heatmaps", "offsets", "displacements_forward", "displacements_backward")
+
+
+class DisplacementsCodec(Codec):
+    """Greedy grouping from the strongest keypoints outwards along the tree (see
+    decoders.displacements); people scored below the score threshold are dropped."""
+
+    kinds = ("displacements",)
+    honoured_options = ("score_threshold", "max_detections")
+
+    @property
+    def head(self) -> DisplacementsHead:
+        return self.heads[0]
+
+    def _decoder(self, options):
+        head = self.head
+        return DisplacementDecoder(head.tree, head.stride, options.score_threshold, max_poses=options.max_detections,
+                                   keypoint_count=len(head.skeleton), min_pose_score=options.score_threshold)
+
+    def encoder(self):
+        from ..encoders.displacements import DisplacementEncoder
+
+        head = self.head
+        return DisplacementEncoder(head.tree, head.stride, len(head.skeleton))
+
+
+register(DisplacementsHead, DisplacementsCodec)
