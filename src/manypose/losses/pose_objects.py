@@ -24,7 +24,6 @@ from torch import Tensor, nn
 from ..decoders.yolo_pose import anchor_grid
 from ..encoders.pose_objects import (Assignment, PaddedTargets, PoseTargets, TaskAlignedAssigner,
                                      complete_iou, pad_targets)
-from ..heads import PoseObjectsHead
 from ..skeleton import Skeleton
 
 LOSS_NAMES = ("box", "pose", "kobj", "cls", "dfl")
@@ -72,9 +71,9 @@ class PoseObjectsLoss(nn.Module):
         self.register_buffer("bins", torch.arange(box_bins, dtype=torch.float32), persistent=False)
 
     @classmethod
-    def for_head(cls, head: PoseObjectsHead, gains: PoseLossGains = PoseLossGains(),
+    def for_head(cls, head, gains: PoseLossGains = PoseLossGains(),
                  top_k: int = 10) -> "PoseObjectsLoss":
-        """The loss of a network with this head."""
+        """The loss of a network with this head (a heads.PoseObjectsHead)."""
         return cls(head.skeleton, head.num_classes, head.strides, head.box_bins, head.keypoint_dims, gains, top_k)
 
     @property
