@@ -432,8 +432,9 @@ def _add_convert(commands) -> None:
         description="Convert a published checkpoint into a manypose model folder (model.json + "
                     "weights.safetensors): an Ultralytics YOLOv8-pose / YOLO11-pose .pt (any size) or a "
                     "Lightweight OpenPose .pth, read without their code and without running pickled "
-                    "code, or a tf-pose-estimation MobileNetV2 .pb frozen graph, read without TensorFlow.")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt, .pth or .pb file")
+                    "code, a tf-pose-estimation MobileNetV2 .pb frozen graph, read without TensorFlow, or a "
+                    "PoseNet MobileNetV1 TensorFlow.js graph model (.json beside its .bin), read without TensorFlow.")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt, .pth, .pb or TensorFlow.js .json file")
     p.add_argument("out", metavar="OUT", help="folder to write (created if missing)")
     p.add_argument("--name", help="model name (default: the folder name)")
     p.add_argument("--force", action="store_true", help="replace a model already in OUT")
