@@ -1,7 +1,7 @@
 """A tiny YOLO-pose network trained from scratch on 8 coco-mini train2017 images learns them:
 the training loop, the loss and the targets working together, on a CPU in minutes.
 
-    python benchmarks/train_tiny.py [--steps 300] [--size 320]
+    python benchmarks/train_tiny.py [--steps 600] [--lr 0.002] [--size 320]
 
 Prints the COCO AP on those 8 images before (random weights) and after training, and the
 seconds it took. No augmentation, so that the network can learn exactly what it is shown.
@@ -69,10 +69,10 @@ def training_ap(model: Path, annotations: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--optimizer", default="adamw")
-    parser.add_argument("--lr", type=float, default=1e-3, help="from scratch (the trainer cannot tell that the "
+    parser.add_argument("--lr", type=float, default=2e-3, help="from scratch (the trainer cannot tell that the "
                                                                 "folder's weights are untrained)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="manypose-tiny-"))
