@@ -39,7 +39,7 @@ def check_shapes(input_spec) -> list[tuple[int, ...]]:
     fixed = input_spec.fixed_shape
     if fixed:
         return [(1, 3, *fixed)]
-    extra = 1 if input_spec.corner_aligned else 0
+    extra = input_spec.size_remainder
     return [(batch, channels, height + extra, width + extra) for batch, channels, height, width in LETTERBOX_CHECK_SHAPES]
 
 

@@ -123,6 +123,11 @@ class InputSpec:
             raise ValueError(f"a letterboxed input needs one size (the long side), not {self.size!r}")
 
     @property
+    def size_remainder(self) -> int:
+        """What input sizes leave over a multiple of the stride: 1 for corner-aligned grids."""
+        return 1 if self.corner_aligned else 0
+
+    @property
     def fixed_shape(self) -> tuple[int, int] | None:
         """(height, width) of a fixed-size input; None when any multiple of the stride runs."""
         return (self.size[1], self.size[0]) if self.resize == "stretch" else None
@@ -136,7 +141,7 @@ class InputSpec:
                 self.stride <= size <= MAX_INPUT_SIZE:
             raise ValueError(f"input size must be a whole number of pixels from {self.stride} to "
                              f"{MAX_INPUT_SIZE}, not {size!r}")
-        extra = 1 if self.corner_aligned else 0
+        extra = self.size_remainder
         if (size - extra) % self.stride:
             lower = (size - extra) // self.stride * self.stride + extra
             kind = "a multiple of the model's stride" + (" plus one" if extra else "")
