@@ -1,0 +1,126 @@
+"""Composite fields (OpenPifPaf): an intensity field per keypoint (CIF) and an association field
+per keypoint pair (CAF), decoded together.
+
+Output layout, per head (B, fields, components, H, W), components in OpenPifPaf's order:
+- CIF, 5: spread b, confidence, (x, y) regression, keypoint scale;
+- CAF, 8: spread b, confidence, (x, y) to the first keypoint, (x, y) to the second, two scales.
+The network returns them as OpenPifPaf's evaluation mode does: confidence after the sigmoid,
+regressions absolute in output-grid cells (cell (i, j) at input pixel (stride j, stride i)),
+scales after softplus, in grid cells; b as the network gives it. Training reads the raw maps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..skeleton import COCO17, _one_based
+from .base import Codec, HeadMeta, register
+
+# OpenPifPaf's "dense" COCO connections: the extra pairs of its denser skeleton, beyond COCO's 19
+COCO17_DENSE_ASSOCIATIONS = _one_based((
+    (1, 4), (1, 5), (4, 5), (1, 6), (1, 7), (2, 6), (3, 7), (6, 13), (7, 12), (6, 10), (7, 11),
+    (8, 9), (10, 11), (10, 12), (11, 13), (10, 14), (11, 15), (12, 15), (13, 14), (12, 16), (13, 17),
+    (14, 17), (15, 16), (14, 15), (16, 17),
+))
+# seeds and people are scored with the face keypoints weighted up (OpenPifPaf's COCO weights)
+COCO17_SCORE_WEIGHTS = (3.0,) * 3 + (1.0,) * 14
+
+
+def _check_stride(stride: int, upsample: int) -> None:
+    if stride < 1 or upsample < 1:
+        raise ValueError(f"stride {stride} and upsample {upsample} must be 1 or more")
+
+
+@dataclass(frozen=True)
+class CifHead(HeadMeta):
+    """`stride`: of the output grid, after the pixel shuffle by `upsample` (base stride / upsample)."""
+
+    stride: int = 8
+    upsample: int = 2
+    score_weights: tuple[float, ...] = ()  # per keypoint; empty: all 1
+    kind = "cif"
+    components = 5
+
+    def __post_init__(self):
+        _check_stride(self.stride, self.upsample)
+        if self.score_weights and len(self.score_weights) != len(self.skeleton):
+            raise ValueError(f"{len(self.score_weights)} score weights for {len(self.skeleton)} keypoints")
+
+    @property
+    def fields(self) -> int:
+        return len(self.skeleton)
+
+
+@dataclass(frozen=True)
+class CafHead(HeadMeta):
+    """`associations`: 0-based keypoint pairs, one field each, in channel order (default: the
+    skeleton's edges; COCO17.edges + COCO17_DENSE_ASSOCIATIONS is the dense variant)."""
+
+    stride: int = 8
+    upsample: int = 2
+    associations: tuple[tuple[int, int], ...] = ()
+    kind = "caf"
+    components = 8
+
+    def __post_init__(self):
+        _check_stride(self.stride, self.upsample)
+        if not self.associations:
+            object.__setattr__(self, "associations", tuple(self.skeleton.edges))
+        n = len(self.skeleton)
+        for a, b in self.associations:
+            if not (0 <= a < n and 0 <= b < n) or a == b:
+                raise ValueError(f"association ({a}, {b}) is not a pair of keypoints in 0..{n - 1}")
+
+    @property
+    def fields(self) -> int:
+        return len(self.associations)
+
+
+def coco17_heads(stride: int = 8, upsample: int = 2, dense: bool = False) -> tuple[CifHead, CafHead]:
+    """The heads of OpenPifPaf's COCO person models (cif + caf, optionally with the dense pairs)."""
+    associations = COCO17.edges + (COCO17_DENSE_ASSOCIATIONS if dense else ())
+    return (CifHead(COCO17, stride, upsample, COCO17_SCORE_WEIGHTS),
+            CafHead(COCO17, stride, upsample, associations))
+
+
+class CifCafCodec(Codec):
+    """Seeds from the intensity fields, people grown along the association fields (see
+    decoders.cifcaf); claims one CIF and one CAF head."""
+
+    kinds = ("cif", "caf")
+    honoured_options = ("score_threshold", "max_detections")
+    keypoint_threshold = 0.2
+
+    @classmethod
+    def claim(cls, heads):
+        codec = super().claim(heads)
+        if codec is not None and sorted(head.kind for head in codec.heads) != ["caf", "cif"]:
+            raise ValueError("composite fields need one cif and one caf head, not "
+                             + ", ".join(head.kind for head in codec.heads))
+        return codec
+
+    @property
+    def cif(self) -> CifHead:
+        return next(head for head in self.heads if head.kind == "cif")
+
+    @property
+    def caf(self) -> CafHead:
+        return next(head for head in self.heads if head.kind == "caf")
+
+    def _decoder(self, options):
+        from ..decoders.cifcaf import CifCafDecoder
+
+        return CifCafDecoder(self.cif, self.caf, options)
+
+    def encoder(self):
+        from ..encoders.cifcaf import CifCafEncoder
+
+        return CifCafEncoder(self.cif, self.caf)
+
+    def loss(self):
+        from ..losses.composite_fields import CompositeFieldsLoss
+
+        return CompositeFieldsLoss(self.cif, self.caf)
+
+
+register(CifHead, CifCafCodec)
+register(CafHead, CifCafCodec)
