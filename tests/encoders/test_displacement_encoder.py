@@ -88,3 +88,23 @@ def test_nobody_gives_empty_targets():
 def test_edges_outside_the_keypoints_are_refused():
     with pytest.raises(ValueError, match="outside"):
         DisplacementEncoder(((0, 5),), keypoint_count=5)
+
+
+def test_a_hidden_nose_is_crossed_and_the_person_stays_whole():
+    people = standing_people([(40, 30)], [300])
+    people[0, 0, 2] = 0  # the nose joins eyes and shoulders on PoseNet's tree
+    targets = DisplacementEncoder(POSENET_TREE, stride=16)(people, 25, 25)
+    assert targets["heatmaps"][0].sum() == 0 and targets["offsets_mask"][0].sum() == 0
+    into_nose = targets["displacements_forward_mask"][POSENET_TREE.index((0, 5))]
+    assert into_nose.any(), "the routed nose points on to the shoulder"
+    _, scores, keypoints = decode_targets(targets, DisplacementDecoder(POSENET_TREE, stride=16, max_poses=10))
+    assert len(scores) == 1
+    assert largest_errors(keypoints, people).max() < 1.0
+
+
+def test_unlabelled_keypoints_beyond_the_last_labelled_one_are_not_routed():
+    people = standing_people([(40, 30)], [300])
+    people[0, [7, 9], 2] = 0  # left elbow and wrist: nothing labelled beyond them
+    targets = DisplacementEncoder(POSENET_TREE, stride=16)(people, 25, 25)
+    assert not targets["displacements_forward_mask"][POSENET_TREE.index((5, 7))].any()
+    assert not targets["displacements_backward_mask"][POSENET_TREE.index((7, 9))].any()
