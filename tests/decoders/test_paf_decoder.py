@@ -50,3 +50,23 @@ def test_too_few_parts_are_dropped():
     heatmaps, pafs = PafEncoder(OPENPOSE18_LIMBS)(person, 30, 30)
     assert len(PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0, min_parts=4)(np.concatenate((heatmaps, pafs)))[2]) == 0
     assert len(PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0, min_parts=2, min_person_score=0)(np.concatenate((heatmaps, pafs)))[2]) == 1
+
+
+def test_with_one_part_enough_every_unjoined_part_is_a_person():
+    people = np.zeros((3, 18, 3), np.float32)
+    people[0, :2] = standing_person(80, 40)[:2]   # nose and neck: one limb joins them
+    people[1, 4] = (200, 150, 2)                  # two lone right wrists
+    people[2, 4] = (120, 200, 2)
+    people[1, 13] = (40, 200, 2)                  # and a lone left ankle
+    heatmaps, pafs = PafEncoder(OPENPOSE18_LIMBS)(people, 30, 30)
+    fields = np.concatenate((heatmaps, pafs))
+    _, scores, keypoints = PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0, min_parts=1, min_person_score=0)(fields)
+    seen = keypoints[..., 2] > 0
+    assert len(keypoints) == 4 and sorted(seen.sum(axis=1).tolist()) == [1, 1, 1, 2]
+    lone = seen.sum(axis=1) == 1
+    assert (scores[lone] > 0.4).all()  # a full peak, over the per-part total of up to 2
+    found = sorted((int(np.argmax(k[:, 2])), *np.round(k[np.argmax(k[:, 2]), :2]).tolist()) for k in keypoints[lone])
+    expected = sorted((part, *people[p, part, :2].tolist()) for p, part in ((1, 4), (2, 4), (1, 13)))
+    assert [f[0] for f in found] == [e[0] for e in expected]
+    np.testing.assert_allclose(np.array([f[1:] for f in found]), np.array([e[1:] for e in expected]), atol=4)
+    assert len(PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0, min_parts=2, min_person_score=0)(fields)[2]) == 1
