@@ -114,9 +114,6 @@ class _CalibrationImages:
         blob, _ = self.input_spec.prepare(image, minimal_padding=False)
         return {INPUT_NAME: blob}
 
-    def rewind(self):
-        self.position, self.end = 0, len(self.images)
-
 
 def calibration_set(source, count: int) -> list:
     """Up to `count` images of a folder, spread over it; without a folder, the bundled demo
