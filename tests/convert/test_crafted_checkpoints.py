@@ -121,3 +121,31 @@ def test_bfloat16_storages_widen_and_a_truncated_one_is_refused(tmp_path):
     assert load_checkpoint(tmp_path / "ok.pth")["weight"].tolist() == values.tolist()
     with pytest.raises(CheckpointError, match="truncated"):
         load_checkpoint(tmp_path / "truncated.pth")
+
+
+def _with_pickle(path, data: bytes, storage: bool = True):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", data)
+        if storage:
+            archive.writestr("archive/data/0", np.arange(4, dtype="<f4").tobytes())
+    return path
+
+
+@pytest.mark.parametrize("persistent_id", [("other", "x"), (), "storage", ["storage", "x"]])
+def test_persistent_records_other_than_storages_are_refused(tmp_path, persistent_id):
+    data = b"\x80\x02}" + _op("weight") + _op(persistent_id) + b"Qs."
+    with pytest.raises(CheckpointError, match="unknown persistent record"):
+        load_checkpoint(_with_pickle(tmp_path / "pid.pth", data))
+
+
+def test_a_missing_tensor_data_record_is_named(tmp_path):
+    data = b"\x80\x02}" + _op("weight") + tensor_record(0, (4,), (1,), 4) + b"s."
+    with pytest.raises(CheckpointError, match="tensor data record 0 is missing from the archive"):
+        load_checkpoint(_with_pickle(tmp_path / "missing.pth", data, storage=False))
+
+
+def test_a_tensor_record_without_a_storage_is_malformed(tmp_path):
+    record = (b"ctorch._utils\n_rebuild_tensor_v2\n(" + _op(7) + _op(0) + _tuple((4,)) + _tuple((1,))
+              + b"\x89ccollections\nOrderedDict\n)RtR")
+    with pytest.raises(CheckpointError, match="malformed tensor record"):
+        load_checkpoint(_with_pickle(tmp_path / "malformed.pth", b"\x80\x02}" + _op("weight") + record + b"s."))

@@ -86,7 +86,7 @@ def test_nobody_gives_empty_targets():
 
 
 def test_edges_outside_the_keypoints_are_refused():
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match=r"an edge names a keypoint outside 0\.\.4$"):
         DisplacementEncoder(((0, 5),), keypoint_count=5)
 
 
@@ -108,3 +108,12 @@ def test_unlabelled_keypoints_beyond_the_last_labelled_one_are_not_routed():
     targets = DisplacementEncoder(POSENET_TREE, stride=16)(people, 25, 25)
     assert not targets["displacements_forward_mask"][POSENET_TREE.index((5, 7))].any()
     assert not targets["displacements_backward_mask"][POSENET_TREE.index((7, 9))].any()
+
+
+def test_targets_are_float32_and_a_cell_exactly_one_radius_away_is_owned():
+    person = np.zeros((1, 17, 3))
+    person[0, 0] = (32, 32, 2)  # cells (2, 0) and (0, 2) lie exactly 32 px away
+    targets = DisplacementEncoder(POSENET_TREE, stride=16, radius=32)(person, 5, 5)
+    assert {t.dtype for t in targets.values()} == {np.dtype(np.float32)}
+    assert targets["heatmaps"][0, 2, 0] == 1 and targets["heatmaps"][0, 0, 2] == 1
+    assert targets["heatmaps"][0, 0, 0] == 0, "45 px away"
