@@ -149,3 +149,39 @@ def test_a_tensor_record_without_a_storage_is_malformed(tmp_path):
               + b"\x89ccollections\nOrderedDict\n)RtR")
     with pytest.raises(CheckpointError, match="malformed tensor record"):
         load_checkpoint(_with_pickle(tmp_path / "malformed.pth", b"\x80\x02}" + _op("weight") + record + b"s."))
+
+
+def test_files_that_are_not_checkpoints_are_named(tmp_path):
+    with pytest.raises(CheckpointError, match=r"missing\.pth: no such file"):
+        load_checkpoint(tmp_path / "missing.pth")
+    (tmp_path / "text.pth").write_text("not a zip")
+    with pytest.raises(CheckpointError, match=r"text\.pth: not a PyTorch zip checkpoint"):
+        load_checkpoint(tmp_path / "text.pth")
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("model/weights.bin", b"")
+    with pytest.raises(CheckpointError, match=r"other\.zip: zip archive without data\.pkl, not a PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "other.zip")
+    with zipfile.ZipFile(tmp_path / "damaged.pth", "w") as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02}q\x00")
+    with pytest.raises(CheckpointError, match=r"damaged\.pth: damaged or malformed checkpoint \("):
+        load_checkpoint(tmp_path / "damaged.pth")
+
+
+@pytest.mark.parametrize("pickle_name, data_name", [("archive/data.pkl", "archive/data/0"), ("a/b/data.pkl", "a/b/data/0")])
+def test_the_pickle_may_sit_in_nested_folders(tmp_path, pickle_name, data_name):
+    data = b"\x80\x02}" + _op("weight") + tensor_record(1, (2,), (1,), 4) + b"s."
+    with zipfile.ZipFile(tmp_path / "placed.pth", "w") as archive:
+        archive.writestr(pickle_name, data)
+        archive.writestr(data_name, np.arange(4, dtype="<f4").tobytes())
+    assert load_checkpoint(tmp_path / "placed.pth")["weight"].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("storage, size", [("FloatStorage", 6), ("BFloat16Storage", 3), ("BFloat16Storage", 5)])
+def test_a_storage_that_is_not_whole_elements_is_truncated(tmp_path, storage, size):
+    data = (b"\x80\x02}" + _op("weight") + tensor_record(0, (1,), (1,), 1) + b"s.").replace(
+        b"FloatStorage", storage.encode())
+    with zipfile.ZipFile(tmp_path / "cut.pth", "w") as archive:
+        archive.writestr("archive/data.pkl", data)
+        archive.writestr("archive/data/0", bytes(size))
+    with pytest.raises(CheckpointError, match=r"cut\.pth: tensor data record is truncated$"):
+        load_checkpoint(tmp_path / "cut.pth")
