@@ -1,8 +1,11 @@
 """Encode the dev ground truth as a head's training targets, decode them back, and score the
 poses against the ground truth (COCO OKS AP): how much the encoder and decoder lose together.
 
-    python benchmarks/round_trip.py --head displacements [--input-size 385]
+    python benchmarks/round_trip.py --head displacements|cifcaf|cifcaf-dense [--input-size N]
         [--annotations ../shared/data/coco-mini/annotations/person_keypoints_val2017.json]
+
+Each reading prints pycocotools' summary, then a JSON line {"head", "reading", "input_size",
+"AP", "poses"}.
 
 displacements: PoseNet's heatmaps, offsets and tree displacements. Images are brought to the
 input as PoseNet brings them (centred zero padding to a square, then a resize to input-size),
@@ -15,18 +18,36 @@ mapped back to the image. The decoder reads heatmap logits: the binary heatmaps 
 - imputed: each person's unlabelled keypoints are first put at the mean of its labelled ones
   (then encoded as labelled), as a network that predicts hidden keypoints somewhere plausible
   would route through them; the ground truth ignores them. This isolates the codec's own loss.
+
+cifcaf: OpenPifPaf's composite fields (COCO person heads, stride 8; cifcaf-dense adds the dense
+associations). The image is scaled so that its long side spans input-size - 1 pixels (default
+641: OpenPifPaf's evaluation size), the grid covers it (cell i at pixel 8 i), the targets become
+the fields a network that learnt them would output (`CifCafTargets.as_outputs`, keypoints of
+unknown scale at 1 cell) and OpenPifPaf's decoder turns them into poses (no score threshold).
+Regions to ignore (crowds, people without keypoints) are left out: they only mean "do not
+learn here". Same two readings: labelled (a person's keypoints with no skeleton path between
+them come out as separate poses; people with fewer than 3 keypoints are below the decoder's
+instance threshold) and imputed (the imputed keypoints marked visible: the encoder drops a
+hidden keypoint near a visible one of another person).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from manypose.decoders import DecoderOptions
+from manypose.decoders.cifcaf import CifCafDecoder
 from manypose.decoders.displacements import POSENET_TREE, DisplacementDecoder, round_half_up
+from manypose.encoders.cifcaf import CifCafEncoder
 from manypose.encoders.displacements import DisplacementEncoder
 from manypose.evaluate import coco_keypoint_stats, load_coco
+from manypose.heads.composite_fields import coco17_heads
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV_ANNOTATIONS = SHARED / "data/coco-mini/annotations/person_keypoints_val2017.json"
@@ -41,15 +62,46 @@ def posenet_padding(width: int, height: int) -> tuple[int, int]:
     return round_half_up((side - height) / 2), round_half_up((side - width) / 2)
 
 
-def with_unlabelled_imputed(keypoints: np.ndarray) -> np.ndarray:
-    """People (N, K, 3) whose unlabelled keypoints sit at the mean of their labelled ones."""
+def with_unlabelled_imputed(keypoints: np.ndarray, visibility: int = 1) -> np.ndarray:
+    """People (N, K, 3) whose unlabelled keypoints sit at the mean of their labelled ones, with
+    `visibility`."""
     imputed = keypoints.copy()
     for person in imputed:
         labelled = person[:, 2] > 0
         if labelled.any():
             person[~labelled, :2] = person[labelled, :2].mean(axis=0)
-            person[~labelled, 2] = 1
+            person[~labelled, 2] = visibility
     return imputed
+
+
+def cifcaf_geometry(width: int, height: int, input_size: int, stride: int) -> tuple[float, int, int]:
+    """Scale from image to input pixels (the long side spans input_size - 1) and the grid's rows,
+    cols (cell i at input pixel stride i, the last at or beyond the image's far edge)."""
+    scale = (input_size - 1) / max(width, height)
+    return scale, math.ceil(height * scale / stride) + 1, math.ceil(width * scale / stride) + 1
+
+
+def cifcaf_round_trip(coco, input_size: int, impute: bool, dense: bool = False) -> list[dict]:
+    """COCO results: every image's people encoded as composite fields and decoded."""
+    heads = coco17_heads(dense=dense)
+    encoder = CifCafEncoder(*heads)
+    decoder = CifCafDecoder(*heads, DecoderOptions(score_threshold=0.0))
+    results = []
+    for image_id in sorted(coco.getImgIds()):
+        info = coco.imgs[image_id]
+        people = coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=False))
+        if not people:
+            continue
+        scale, rows, cols = cifcaf_geometry(info["width"], info["height"], input_size, heads[0].stride)
+        keypoints = np.array([person["keypoints"] for person in people], np.float64).reshape(-1, 17, 3)
+        keypoints[..., :2] *= scale
+        if impute:
+            keypoints = with_unlabelled_imputed(keypoints, visibility=2)
+        _, scores, decoded = decoder(encoder(keypoints, rows, cols).as_outputs())
+        decoded[..., :2] /= scale
+        results += [{"image_id": image_id, "category_id": 1, "keypoints": pose.reshape(-1).tolist(),
+                     "score": float(score)} for pose, score in zip(decoded, scores)]
+    return results
 
 
 def displacements_round_trip(coco, input_size: int, impute: bool) -> list[dict]:
@@ -77,22 +129,30 @@ def displacements_round_trip(coco, input_size: int, impute: bool) -> list[dict]:
     return results
 
 
-HEADS = {"displacements": displacements_round_trip}
+HEADS = {  # round trip, default input size
+    "displacements": (displacements_round_trip, 385),
+    "cifcaf": (cifcaf_round_trip, 641),
+    "cifcaf-dense": (partial(cifcaf_round_trip, dense=True), 641),
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--head", choices=sorted(HEADS), required=True)
     parser.add_argument("--annotations", default=str(DEV_ANNOTATIONS))
-    parser.add_argument("--input-size", type=int, default=385)
+    parser.add_argument("--input-size", type=int, help="default: 385 for displacements, 641 for cifcaf")
     args = parser.parse_args()
 
     coco = load_coco(args.annotations)
+    round_trip, default_size = HEADS[args.head]
+    input_size = args.input_size or default_size
     for reading, impute in (("labelled", False), ("imputed", True)):
-        results = HEADS[args.head](coco, args.input_size, impute)
+        results = round_trip(coco, input_size, impute)
         stats, summary = coco_keypoint_stats(coco, results)
-        print(f"{args.head} round trip at {args.input_size}, {reading}: AP {stats['AP']:.3f} "
+        print(f"{args.head} round trip at {input_size}, {reading}: AP {stats['AP']:.3f} "
               f"({len(results)} poses)\n{summary}")
+        print(json.dumps({"head": args.head, "reading": reading, "input_size": input_size,
+                          "AP": round(stats["AP"], 4), "poses": len(results)}))
     return 0
 
 
