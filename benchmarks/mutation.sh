@@ -25,6 +25,9 @@ if [ "$(cat "$work/commit" 2>/dev/null)" != "$commit" ]; then
     echo "$commit" > "$work/commit"
 fi
 export MANYPOSE_SHARED="${MANYPOSE_SHARED:-$root/../shared}"
+# one thread per test: mutmut's timeouts count CPU seconds, and a multi-threaded runtime spends
+# them several times faster than the clean run that set the limit, timing out sound mutants
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 cd "$work/repo"
 PYTHONPATH="$work/repo/mutants/src" "$work/venv/bin/python" -m mutmut run --max-children "${JOBS:-2}" >/dev/null || true
 "$work/venv/bin/python" -m mutmut results --all true > "$work/results.txt" || true
