@@ -245,3 +245,16 @@ def test_the_demo_variants_place_mirrored_people_at_three_scales():
     half = cv2.resize(original, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     assert np.array_equal(variants[1][:height // 2, :width // 2], half)
     assert np.array_equal(variants[2][height // 2:, width // 2:width], half)
+
+
+def test_the_smallest_demo_variants_are_area_averaged_at_a_quarter_width_and_an_eighth_height():
+    # at 0.35 (unlike 0.5) area averaging and the default bilinear resize give different pixels
+    variants = export.demo_variants()
+    original = cv2.imread(str(DEMO_IMAGE))
+    height, width = original.shape[:2]
+    for canvas, view in ((variants[3], original), (variants[7], original[:, ::-1])):
+        small = cv2.resize(np.ascontiguousarray(view), None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA)
+        top, left = height // 8, width // 4
+        placed = np.full_like(canvas, 114)
+        placed[top:top + small.shape[0], left:left + small.shape[1]] = small
+        assert np.array_equal(canvas, placed)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from manypose.encoders.pose_objects import PoseTargets, TaskAlignedAssigner, complete_iou, pad_targets
+from manypose.encoders.pose_objects import PaddedTargets, PoseTargets, TaskAlignedAssigner, complete_iou, pad_targets
 from manypose.heads import PoseObjectsHead
 from manypose.losses import LOSS_NAMES, PoseLossGains, PoseObjectsLoss
+from manypose.losses.pose_objects import mean_or_zero
 from manypose.models.yolo_pose import PoseHead
 from manypose.skeleton import COCO17, Skeleton
 
@@ -19,6 +20,10 @@ ITEM = {name: index for index, name in enumerate(LOSS_NAMES)}
 
 FIVE_POINTS = Skeleton(name="five", keypoints=("tip", "left", "right", "base", "centre"),
                        edges=((0, 4), (1, 4), (2, 4), (3, 4)), sigmas=(0.05, 0.06, 0.06, 0.08, 0.04))
+
+
+# one keypoint with sigma 0.25, so that (2 * sigma)^2 = 1/4 in the OKS error
+DOT = Skeleton(name="dot", keypoints=("dot",), edges=(), sigmas=(0.25,))
 
 
 def split_levels(flat: torch.Tensor, image_size: int, strides=STRIDES) -> list[torch.Tensor]:
@@ -240,6 +245,89 @@ def test_decoding_agrees_with_the_network():
     assert torch.allclose(keypoints, expected, atol=1e-3)
 
 
+# one level of a single cell at stride 8: one anchor, at (4, 4) px; it is the only candidate of
+# any person around it, so with top_k=1 it is the one foreground anchor and the terms are
+# small enough to work out by hand
+
+def one_anchor_items(box, keypoint, keypoint_dims: int = 3, box_logits=None) -> dict[str, float]:
+    loss = PoseObjectsLoss(DOT, strides=(8,), keypoint_dims=keypoint_dims, top_k=1)
+    level = torch.zeros(1, loss.level_channels, 1, 1)  # keypoint offsets 0: predicted at (0, 0) px
+    if box_logits is not None:
+        level[0, :4 * BINS, 0, 0] = box_logits.reshape(-1)
+    targets = [PoseTargets(torch.tensor([box]), torch.tensor([[keypoint]]))]
+    return loss_items(loss, [level], targets)
+
+
+def test_one_anchor_and_one_keypoint_give_the_hand_computed_pose_and_kobj():
+    # true keypoint (3, 4), predicted (0, 0): d^2 = 25; box area 64; error 25 / (1/4 * 64 * 2) = 25/32
+    items = one_anchor_items([0.0, 0.0, 8.0, 8.0], [3.0, 4.0, 2.0])
+    assert items["pose"] == pytest.approx(12.0 * (1 - np.exp(-25 / 32)), rel=1e-6)  # a mean over one value
+    assert items["kobj"] == pytest.approx(np.log(2), rel=1e-6)  # BCE(logit 0, labelled) over one keypoint
+
+
+def test_two_dimensional_keypoints_have_no_visibility_loss():
+    items = one_anchor_items([0.0, 0.0, 8.0, 8.0], [3.0, 4.0, 2.0], keypoint_dims=2)
+    assert items["kobj"] == 0.0
+    assert items["pose"] == pytest.approx(12.0 * (1 - np.exp(-25 / 32)), rel=1e-6)
+
+
+def test_a_box_without_area_costs_each_misplaced_keypoint_the_most_without_overflow():
+    # a zero-width person (a line of a box): the OKS error is huge, not infinite or negative
+    items = one_anchor_items([4.0, 0.0, 4.0, 8.0], [3.0, 4.0, 2.0])
+    assert items["pose"] == pytest.approx(12.0)
+    assert all(np.isfinite(value) for value in items.values())
+
+
+def test_an_anchor_just_outside_a_tiny_person_learns_distance_zero_on_that_side():
+    """The person [5, 0, 7, 8] is widened to [2, 10] about its centre, so the anchor at x = 4 is
+    a candidate though 1 px left of the box: its left distance is -1/8 cell, learnt as 0. Then
+    only bin 0's probability counts on that side: two left distributions with the same bin 0
+    (and the same mean, so the same box) give the same dfl."""
+
+    def side(probabilities):
+        full = torch.full((BINS,), 1e-8)
+        full[:len(probabilities)] = torch.tensor(probabilities)
+        return full.log()
+
+    others = (side([0.5, 0.5]), side([0.625, 0.375]), side([0.5, 0.5]))  # t, r, b: the box's own distances
+    dfl = []
+    for left in ([0.5, 0.25, 1e-8, 0.25], [0.5, 1e-8, 0.5]):  # both: mean 1 cell, bin 0 at 0.5
+        items = one_anchor_items([5.0, 0.0, 7.0, 8.0], [6.0, 4.0, 2.0], box_logits=torch.stack((side(left), *others)))
+        dfl.append(items["dfl"])
+    assert dfl[0] > 0.01  # the anchor is in the foreground with some weight
+    assert dfl[0] == pytest.approx(dfl[1], rel=1e-5)
+
+
+def test_with_nobody_the_class_loss_is_the_summed_cross_entropy_over_all_anchors():
+    # no targets: every target score is 0, their sum is clamped to 1 (not less, not more);
+    # logits 0 cost log 2 on each of the 16 * 16 + 8 * 8 + 4 * 4 anchors, and the cls gain is 0.5
+    levels = [level.zero_() for level in random_levels(17, batch=1)]
+    items = loss_items(PoseObjectsLoss(COCO17), levels, [PoseTargets(torch.zeros(0, 4), torch.zeros(0, 17, 3))])
+    assert items["cls"] == pytest.approx(0.5 * 336 * np.log(2), rel=1e-6)
+
+
+def test_mean_or_zero_is_the_mean_and_zero_for_nothing():
+    assert mean_or_zero(torch.tensor([3.0])) == 3.0
+    assert mean_or_zero(torch.tensor([[1.0, 2.0], [3.0, 6.0]])) == 3.0
+    empty = torch.zeros(0, 17, requires_grad=True)
+    assert mean_or_zero(empty) == 0.0 and mean_or_zero(empty).requires_grad  # still in the graph
+
+
+def test_the_loss_moves_the_targets_to_the_predictions_device():
+    # the training loop hands over targets collated on the CPU, whatever the network runs on
+    moved_to = []
+
+    class Recording(PaddedTargets):
+        def to(self, device):
+            moved_to.append(device)
+            return super().to(device)
+
+    box, keypoints = person([20, 20, 90, 120])
+    padded = pad_targets([PoseTargets(box[None], keypoints[None])])
+    PoseObjectsLoss(COCO17)(random_levels(17, batch=1), Recording(**vars(padded)))
+    assert moved_to == [torch.device("cpu")]
+
+
 # --- the assigner and the target padding ------------------------------------------------------
 
 def test_complete_iou_is_one_for_equal_boxes_and_penalizes_distance():
@@ -299,3 +387,31 @@ def test_pad_targets_masks_the_padding():
     assert padded.mask.tolist() == [[False, False], [True, True]]
     assert padded.labels.tolist() == [[0, 0], [0, 2]]
     assert torch.equal(padded.keypoints[1, 0], keypoints)
+
+
+def test_padded_targets_have_long_labels_float_boxes_and_a_bool_mask():
+    # arrays as a dataset gives them: float64 boxes and keypoints, integer classes
+    padded = pad_targets([PoseTargets(np.array([[10.0, 10.0, 40.0, 60.0]]), np.zeros((1, 17, 3)),
+                                      classes=np.array([3]))])
+    assert padded.labels.dtype == torch.long and padded.labels.tolist() == [[3]]
+    assert padded.mask.dtype == torch.bool
+    assert padded.boxes.dtype == padded.keypoints.dtype == torch.float32
+
+
+def test_padded_targets_move_every_tensor_to_the_device():
+    box, keypoints = person([10, 10, 40, 60])
+    moved = pad_targets([PoseTargets(box[None], keypoints[None])]).to(torch.device("meta"))
+    assert [tensor.device.type for tensor in vars(moved).values()] == ["meta"] * 4
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_the_assignment_keeps_the_predictions_dtype(dtype):
+    # half-precision predictions get half-precision target scores, not float32 ones
+    scores = torch.full((1, 2, 1), 0.8, dtype=dtype)
+    boxes = torch.tensor([[[20.0, 20.0, 80.0, 80.0], [0.0, 0.0, 10.0, 10.0]]], dtype=dtype)
+    anchors = torch.tensor([[50.0, 50.0], [5.0, 5.0]])
+    result = TaskAlignedAssigner()(scores, boxes, anchors, torch.zeros(1, 1, dtype=torch.long), boxes[:, :1],
+                                   torch.ones(1, 1, dtype=torch.bool))
+    assert result.foreground.tolist() == [[True, False]]
+    assert result.scores.dtype == result.boxes.dtype == dtype
+    assert result.scores[0, 0, 0] == 1  # the predicted box is the person's: IoU 1
