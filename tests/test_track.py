@@ -1,16 +1,19 @@
 """The tracker on synthetic sequences with known identities, and the One-Euro filter's units."""
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
 from manypose.decoders.nms import box_iou
 from manypose.skeleton import COCO17
-from manypose.similarity import pose_similarity
-from manypose.track import OneEuroFilter, PoseTracker, TrackerOptions
+from manypose.similarity import object_keypoint_similarity, pose_similarity
+from manypose.track import OneEuroFilter, PoseTracker, Track, TrackerOptions
 
-from synthetic_people import STANDING, Walker, sequence
+from synthetic_people import STANDING, WIDTH, Walker, poses_of, sequence
 
 
 def run_tracker(frames, options=None):
@@ -225,3 +228,287 @@ def test_tracker_options_are_checked():
         TrackerOptions(low_score=0.6, high_score=0.5)
     with pytest.raises(ValueError, match="One-Euro"):
         TrackerOptions(min_cutoff_hz=0)
+
+
+def test_tracker_options_accept_their_bounds():
+    # each bound is inclusive: no doubtful stage (low == high), every score doubtful (low 0),
+    # only perfect scores start tracks (high 1), no waiting (confirm 1), no lost buffer (0, the
+    # CLI's --track-buffer 0), a plain low-pass (beta 0)
+    TrackerOptions(low_score=0.0)
+    TrackerOptions(low_score=0.5, high_score=0.5)
+    TrackerOptions(high_score=1.0)
+    TrackerOptions(confirm_frames=1, max_lost_frames=0)
+    TrackerOptions(beta=0.0)
+
+
+@pytest.mark.parametrize("options", [dict(high_score=1.5), dict(low_score=-0.1), dict(confirm_frames=0),
+                                     dict(max_lost_frames=-1), dict(beta=-0.5), dict(min_cutoff_hz=-1.0)])
+def test_tracker_options_refuse_values_past_their_bounds(options):
+    with pytest.raises(ValueError):
+        TrackerOptions(**options)
+
+
+def test_tracker_option_errors_say_what_is_expected():
+    # the messages a user reads, word for word
+    with pytest.raises(ValueError) as error:
+        TrackerOptions(confirm_frames=0)
+    assert str(error.value) == "confirm_frames must be 1 or more and max_lost_frames 0 or more"
+    with pytest.raises(ValueError) as error:
+        TrackerOptions(beta=-1.0)
+    assert str(error.value) == "the One-Euro filter needs min_cutoff_hz > 0 and beta >= 0"
+
+
+def _alpha(cutoff_hz: float, elapsed: float) -> float:
+    """The One-Euro paper's weight of a new sample: 1 / (1 + tau / T_e), tau = 1 / (2 pi f_c)."""
+    return 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff_hz * elapsed))
+
+
+def one_euro_by_hand(samples, times, min_cutoff_hz, beta, scale, derivative_cutoff_hz=1.0):
+    """Casiez et al.'s filter on a scalar, written out sample by sample for the tests."""
+    value, raw, speed = samples[0], samples[0], 0.0
+    out = [value]
+    for previous_time, time, sample in zip(times, times[1:], samples[1:]):
+        elapsed = time - previous_time
+        speed += _alpha(derivative_cutoff_hz, elapsed) * ((sample - raw) / elapsed - speed)
+        value += _alpha(min_cutoff_hz + beta * abs(speed) / scale, elapsed) * (sample - value)
+        raw = sample
+        out.append(value)
+    return out
+
+
+def test_one_euro_defaults_follow_the_formula_by_hand():
+    # default min cutoff 1 Hz, beta 2, derivative cutoff 1 Hz and scale 1 (speed in raw units
+    # per second), on a point speeding up: 0, 1, 3 at 10 fps
+    smoother = OneEuroFilter()
+    times, samples = [0.0, 0.1, 0.2], [0.0, 1.0, 3.0]
+    filtered = [float(smoother(np.array([x]), t)[0]) for x, t in zip(samples, times)]
+    assert filtered == pytest.approx(one_euro_by_hand(samples, times, 1.0, 2.0, 1.0), rel=1e-9)
+    assert filtered[1] == pytest.approx(0.8456, abs=1e-4) and filtered[2] == pytest.approx(2.8494, abs=1e-4)
+
+
+def test_one_euro_smooths_the_same_in_any_unit():
+    # coordinates and scale 1000 times smaller (a person 0.2 units tall in normalized
+    # coordinates) give the same smoothing, 1000 times smaller: the scale has no floor at 1
+    rng = np.random.default_rng(1)
+    path = np.cumsum(rng.normal(0, 5, (20, 2)), axis=0) + np.arange(20)[:, None] * 8.0
+    pixels, normalized = OneEuroFilter(1.0, 2.0), OneEuroFilter(1.0, 2.0)
+    for index, point in enumerate(path):
+        big = pixels(point, index / 10, scale=200.0)
+        small = normalized(point / 1000, index / 10, scale=0.2)
+        np.testing.assert_allclose(small * 1000, big, rtol=1e-9)
+
+
+def test_one_euro_filters_integer_coordinates_as_floats():
+    smoother = OneEuroFilter(min_cutoff_hz=1.0, beta=0.0)
+    smoother([0, 0], 0.0)
+    assert smoother([10, 0], 0.1) == pytest.approx([10 * _alpha(1.0, 0.1), 0.0])
+
+
+def test_one_euro_restarts_on_a_repeated_timestamp():
+    # a frame with the same time as the last one restarts the filter at the new sample rather
+    # than dividing by a zero time step (NaN ever after)
+    smoother = OneEuroFilter(min_cutoff_hz=1.0, beta=0.0)
+    smoother(np.zeros(2), 0.0)
+    assert smoother(np.ones(2), 0.0).tolist() == [1.0, 1.0]
+    assert smoother(np.full(2, 2.0), 0.1) == pytest.approx(1 + _alpha(1.0, 0.1) * np.ones(2))
+
+
+def test_a_track_predicts_along_its_velocity():
+    keypoints = np.concatenate([STANDING * 200 + 100, np.full((17, 1), 0.9)], axis=1)
+    box = np.array([100, 100, 180, 300.0])
+    track = Track(keypoints.copy(), box.copy(), time=1.0, velocity=np.array([100.0, -50.0]))
+    predicted_keypoints, predicted_box = track.predicted(1.5)  # half a second: 50 right, 25 up
+    np.testing.assert_allclose(predicted_keypoints[:, :2], keypoints[:, :2] + [50, -25])
+    np.testing.assert_array_equal(predicted_keypoints[:, 2], keypoints[:, 2])
+    np.testing.assert_allclose(predicted_box, [150, 75, 230, 275])
+    np.testing.assert_array_equal(track.keypoints, keypoints)  # the track itself stays put
+
+
+def person(corner, pose=STANDING, height=200.0, confidence=0.9):
+    """Keypoints and box of a person whose box's top left is at `corner`."""
+    corner = np.asarray(corner, dtype=np.float64)
+    keypoints = np.concatenate([corner + pose * height, np.full((len(pose), 1), confidence)], axis=1)
+    return keypoints, np.concatenate([corner, corner + [WIDTH * height, height]])
+
+
+def test_a_tracks_velocity_is_its_first_step_then_a_running_mean():
+    # box centres at x 0, 10, 30 and y 0, 0, 10 at 10 fps: steps of 100 then 200 px/s in x and 0
+    # then 100 in y; the first step has no history, later ones are averaged with it
+    tracker = PoseTracker(COCO17)
+    for time, corner in [(0.0, (0, 0)), (0.1, (10, 0)), (0.2, (30, 10))]:
+        tracker.update(poses_of([person(corner)], [0.9]), time)
+        if time == 0.1:
+            np.testing.assert_allclose(tracker.tracks[0].velocity, [100, 0])
+    assert len(tracker.tracks) == 1
+    np.testing.assert_allclose(tracker.tracks[0].velocity, [150, 50])
+
+
+def test_the_tracker_reports_keypoints_smoothed_in_person_sizes():
+    # a person sliding right by 6 px in a tenth of a second: each x goes through the One-Euro
+    # filter with the options' cutoff and beta and the box's size (sqrt(80 * 200)) as speed unit;
+    # y and the confidences come through as they are, and the frame's fields with them
+    options = TrackerOptions(min_cutoff_hz=0.5, beta=3.0)
+    times, shifts = [0.0, 0.1], [0.0, 6.0]
+    frames = [replace(poses_of([person((100 + shift, 100))], [0.9]), keypoint_threshold=0.3) for shift in shifts]
+    tracker = PoseTracker(COCO17, options)
+    reported = [tracker.update(frame, time) for frame, time in zip(frames, times)]
+    expected_shifts = one_euro_by_hand(shifts, times, 0.5, 3.0, math.sqrt(80 * 200))
+    assert expected_shifts[1] == pytest.approx(2.3837, abs=1e-4)  # by hand: 6 / (1 + 1 / (2 pi 0.1 x 1.049))
+    raw = frames[0].keypoints
+    for tracked, shift in zip(reported, expected_shifts):
+        assert tracked.track_ids.tolist() == [1]
+        np.testing.assert_allclose(tracked.keypoints[0, :, 0], raw[0, :, 0] + shift, atol=1e-3)
+        np.testing.assert_array_equal(tracked.keypoints[0, :, 1:], raw[0, :, 1:])
+    last = reported[-1]
+    assert last.keypoints.dtype == np.float32  # like the frame's
+    assert (last.skeleton, last.image_size, last.keypoint_threshold) == (COCO17, (1920, 1080), 0.3)
+
+
+def test_the_trackers_smoothing_measures_speed_from_the_raw_keypoints():
+    # 0, 6, 18 px at 10 fps: the third frame's speed is (18 - 6) / 0.1, from the raw samples,
+    # as the filter's own comment says, not from the smoothed 2.38 of the second frame
+    times, shifts = [0.0, 0.1, 0.2], [0.0, 6.0, 18.0]
+    tracker = PoseTracker(COCO17, TrackerOptions(min_cutoff_hz=0.5, beta=3.0))
+    frames = [poses_of([person((100 + shift, 100))], [0.9]) for shift in shifts]
+    reported = [tracker.update(frame, time) for frame, time in zip(frames, times)]
+    expected = one_euro_by_hand(shifts, times, 0.5, 3.0, math.sqrt(80 * 200))[-1]
+    np.testing.assert_allclose(reported[-1].keypoints[0, :, 0], frames[0].keypoints[0, :, 0] + expected, atol=1e-3)
+
+
+def test_without_smoothing_the_tracker_reports_the_keypoints_as_found():
+    tracker = PoseTracker(COCO17, TrackerOptions(smooth=False))
+    for index, shift in enumerate([0.0, 6.0, 18.0]):
+        frame = poses_of([person((100 + shift, 100))], [0.9])
+        np.testing.assert_array_equal(tracker.update(frame, index / 10).keypoints, frame.keypoints)
+
+
+def test_a_frame_without_people_reports_empty_int64_track_ids():
+    # like every other frame's, so that ids gathered over a video stay integers
+    tracker = PoseTracker(COCO17)
+    tracker.update(poses_of([person((100, 100))], [0.9]), 0.0)
+    tracked = tracker.update(poses_of([], []), 0.1)
+    assert tracked.track_ids.dtype == np.int64 and tracked.keypoints.shape == (0, 17, 3)
+
+
+def test_a_repeated_timestamp_keeps_the_track():
+    # the same frame twice with one time (a stalled video clock): no velocity from a zero time
+    # step, no NaN; the person keeps the id afterwards
+    tracker = PoseTracker(COCO17)
+    for time, shift in [(0.0, 0), (0.0, 0), (0.1, 5), (0.2, 10)]:
+        tracked = tracker.update(poses_of([person((100 + shift, 100))], [0.9]), time)
+        assert tracked.track_ids.tolist() == [1]
+        assert np.isfinite(tracked.keypoints).all()
+
+
+def test_a_lost_track_is_kept_exactly_max_lost_frames():
+    # seen in frames 0-2, then hidden: back after 3 missed frames it keeps id 1, after 4 the
+    # track is gone and the person waits to be confirmed under a new id
+    def run(hidden_frames):
+        tracker = PoseTracker(COCO17, TrackerOptions(max_lost_frames=3))
+        seen = [person((100, 100))]
+        frames = [seen] * 3 + [[]] * hidden_frames + [seen] * 2
+        return [tracker.update(poses_of(people, [0.9] * len(people)), index / 10).track_ids.tolist()
+                for index, people in enumerate(frames)]
+
+    assert run(3)[-2:] == [[1], [1]]
+    assert run(4)[-2:] == [[], [2]]
+
+
+def test_dropping_a_track_keeps_the_tracks_after_it():
+    # the first-born track is dropped while the second person walks on with the same id
+    tracker = PoseTracker(COCO17, TrackerOptions(max_lost_frames=1))
+    ids = []
+    for index in range(6):
+        people = ([person((100, 100))] if index < 2 else []) + [person((800 + 5 * index, 300))]
+        ids.append(tracker.update(poses_of(people, [0.9] * len(people)), index / 10).track_ids.tolist())
+    assert ids == [[1, 2], [1, 2], [2], [2], [2], [2]]
+
+
+def test_scores_at_the_thresholds_belong_to_the_stage_above():
+    # options with thresholds exact in float32: high 0.25, low 0.125
+    options = TrackerOptions(low_score=0.125, high_score=0.25)
+    alone = PoseTracker(COCO17, options).update(poses_of([person((100, 100))], [0.25]), 0.0)
+    assert alone.track_ids.tolist() == [1]  # exactly high_score starts a track
+    for score, expected in [(0.125, [1]), (0.1, [])]:  # exactly low_score continues one, below it not
+        tracker = PoseTracker(COCO17, options)
+        tracker.update(poses_of([person((100, 100))], [0.9]), 0.0)
+        assert tracker.update(poses_of([person((102, 100))], [score]), 0.1).track_ids.tolist() == expected
+
+
+def test_a_person_at_high_score_is_matched_once():
+    # two people side by side, then only the first, at exactly high_score: matched in the first
+    # stage only, not again as a doubtful person to the neighbour's track
+    tracker = PoseTracker(COCO17)
+    tracker.update(poses_of([person((100, 100)), person((110, 100))], [0.9, 0.9]), 0.0)
+    assert tracker.update(poses_of([person((100, 100))], [0.25]), 0.1).track_ids.tolist() == [1]
+
+
+def test_a_doubtful_duplicate_of_a_matched_person_is_not_reported():
+    # a second, doubtful detection of the same person (left over by NMS) must not take the
+    # person's track a second time: one person, one id
+    tracker = PoseTracker(COCO17)
+    tracker.update(poses_of([person((100, 100))], [0.9]), 0.0)
+    tracked = tracker.update(poses_of([person((102, 100)), person((105, 102))], [0.9, 0.15]), 0.1)
+    assert tracked.track_ids.tolist() == [1] and len(tracked) == 1
+
+
+def test_a_match_exactly_at_min_similarity_counts():
+    # keypoints unseen, so similarity is box IoU alone: 100x100 then 50x100 overlap by exactly 0.5
+    tracker = PoseTracker(COCO17, TrackerOptions(min_similarity=0.5))
+    unseen = np.zeros((1, 17, 3), np.float32)
+    first = replace(poses_of([person((0, 0))], [0.9]), keypoints=unseen, boxes=np.array([[0, 0, 100, 100]], np.float32))
+    second = replace(first, boxes=np.array([[0, 0, 50, 100]], np.float32))
+    tracker.update(first, 0.0)
+    assert tracker.update(second, 0.1).track_ids.tolist() == [1]
+
+
+CROUCHING = STANDING * [1.0, 0.5] + [0.0, 0.5]  # the standing figure squashed into its lower half
+
+
+def test_people_whose_boxes_swap_are_told_apart_by_their_keypoints():
+    # a standing and a crouching person 4 px apart trade places: by boxes alone each would take
+    # the other's track; the keypoints (seen from the default threshold 0.5) keep them apart
+    tracker = PoseTracker(COCO17)
+    standing_first = [person((100, 100), confidence=0.5), person((104, 100), CROUCHING, confidence=0.5)]
+    tracker.update(poses_of(standing_first, [0.9, 0.8]), 0.0)
+    swapped = [person((100, 100), CROUCHING, confidence=0.5), person((104, 100), confidence=0.5)]
+    tracked = tracker.update(poses_of(swapped, [0.8, 0.9]), 0.1)
+    assert dict(zip(tracked.track_ids.tolist(), tracked.scores.tolist())) == pytest.approx({1: 0.9, 2: 0.8})
+
+
+def oks_by_definition(track_keypoints, track_box, keypoints, sigmas, threshold):
+    """COCO's OKS written out: the mean over keypoints seen by both of exp(-d^2 / (2 s^2 k^2)),
+    s^2 the track box's area, k = 2 sigma."""
+    area = (track_box[2] - track_box[0]) * (track_box[3] - track_box[1])
+    terms = [math.exp(-((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) / (2 * area * (2 * sigma) ** 2))
+             for a, b, sigma in zip(track_keypoints, keypoints, sigmas) if a[2] >= threshold and b[2] >= threshold]
+    return sum(terms) / len(terms)
+
+
+def test_oks_follows_its_definition_over_the_keypoints_both_see():
+    # a track box away from the origin (80 x 200 at 100, 50), every keypoint a different
+    # distance off, two unseen by one side, two exactly at the threshold (seen)
+    track, track_box = person((100, 50))
+    other = track.copy()
+    other[:, 0] += np.arange(17) * 1.5
+    other[:, 1] -= np.arange(17) * 1.0
+    track[3, 2], other[4, 2] = 0.2, 0.49  # unseen
+    track[5, 2], other[6, 2] = 0.5, 0.5   # seen: the threshold counts
+    oks, shared = object_keypoint_similarity(track[None], track_box[None], other[None], COCO17.sigmas, 0.5)
+    expected = oks_by_definition(track, track_box, other, COCO17.sigmas, 0.5)
+    assert oks[0, 0] == pytest.approx(expected, rel=1e-9) and shared[0, 0]
+    assert 0.3 < expected < 0.9  # a value the distances do shape
+
+
+def test_one_shared_keypoint_is_enough_for_oks():
+    # only the left hip seen by both, 10 px off: OKS is that keypoint's alone, and the
+    # similarity the mean of it and the box IoU
+    track, track_box = person((100, 50))
+    other, other_box = person((110, 50))
+    track[:11, 2] = other[12:, 2] = 0.1
+    hip = math.exp(-100 / (2 * 80 * 200 * (2 * 0.107) ** 2))
+    oks, shared = object_keypoint_similarity(track[None], track_box[None], other[None], COCO17.sigmas, 0.5)
+    assert oks[0, 0] == pytest.approx(hip) and shared[0, 0]
+    iou = 70 * 200 / (90 * 200)
+    similarity = pose_similarity(track[None], track_box[None], other[None], other_box[None], COCO17.sigmas, 0.5)
+    assert similarity[0, 0] == pytest.approx(0.5 * (hip + iou))

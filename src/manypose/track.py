@@ -74,7 +74,7 @@ class OneEuroFilter:
         self.speed += _smoothing(self.derivative_cutoff_hz, elapsed) * (speed - self.speed)
         cutoff = self.min_cutoff_hz + self.beta * np.abs(self.speed) / max(scale, 1e-6)
         self.value += _smoothing(cutoff, elapsed) * (value - self.value)
-        self.raw, self.time = value, time
+        self.raw, self.time = value.copy(), time  # the caller may smooth its array in place
         return self.value.copy()
 
 
