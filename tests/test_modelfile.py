@@ -133,7 +133,7 @@ def _lightweight_openpose_weights():
 @pytest.mark.parametrize("damage, message", [
     (lambda d: d.pop("heads"), "has no 'heads' entry"),
     (lambda d: d.pop("weights"), "has no 'weights' entry"),
-    (lambda d: d["heads"].append({"kind": "cif"}), "unknown head kind 'cif'"),
+    (lambda d: d["heads"].append({"kind": "spline"}), "unknown head kind 'spline'"),
     (lambda d: d["input"].update(resize="crop"), "input resize 'crop'"),
     (lambda d: d.update(skeleton="horse"), "unknown skeleton 'horse'"),
 ])
