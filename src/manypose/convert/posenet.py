@@ -17,7 +17,8 @@ from ..heads import DisplacementsHead
 from ..skeleton import COCO17
 from .graphdef import Node
 from .imported import imported_model
-from .tfjs import TfjsError, input_node_name, read_tfjs_graph
+from .tfjs import TfjsError, read_tfjs_graph
+from .tfjs_layers import ConvGraph
 
 FAMILY = "posenet_mobilenet_v1"
 LAYER_OPS = {"_FusedConv2D": "conv", "FusedDepthwiseConv2dNative": "depthwise"}
@@ -34,9 +35,11 @@ INPUT = InputSpec(size=385, stride=16, scale=1 / 127.5, pixel_mean=(127.5, 127.5
                   corner_aligned=True)
 
 
-def posenet_model_file(model_json, name: str | None = None) -> modelfile.ModelFile:
-    """A PoseNet TensorFlow.js graph model as an in-memory manypose model (weights checked to fit)."""
-    arch, weights = posenet_from_tfjs(model_json)
+def posenet_model_file(model_json, name: str | None = None,
+                       nodes: dict[str, Node] | None = None) -> modelfile.ModelFile:
+    """A PoseNet TensorFlow.js graph model as an in-memory manypose model (weights checked to fit);
+    `nodes`: its graph, when already read."""
+    arch, weights = posenet_from_tfjs(model_json, nodes)
     head = DisplacementsHead(COCO17, stride=16)
     provenance = {"source_file": Path(model_json).name, "source_sha256": modelfile.file_sha256(model_json),
                   "source_format": "tfjs-graph-model"}
@@ -45,25 +48,17 @@ def posenet_model_file(model_json, name: str | None = None) -> modelfile.ModelFi
                           "format.", TfjsError)
 
 
-def posenet_from_tfjs(model_json) -> tuple[dict, dict[str, np.ndarray]]:
+def posenet_from_tfjs(model_json, nodes: dict[str, Node] | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """(architecture description, state dict) of a PoseNet MobileNetV1 TensorFlow.js graph model."""
-    return _PoseNetGraph(read_tfjs_graph(model_json), model_json).architecture_and_weights()
+    nodes = read_tfjs_graph(model_json) if nodes is None else nodes
+    return _PoseNetGraph(nodes, model_json).architecture_and_weights()
 
 
-class _PoseNetGraph:
-    def __init__(self, nodes: dict[str, Node], path):
-        self.nodes, self.path = nodes, path
-        self.consumers: dict[str, list[Node]] = {}
-        for node in nodes.values():
-            if node.inputs:  # the data input; weights and biases are the others
-                self.consumers.setdefault(input_node_name(node.inputs[0]), []).append(node)
-        self.weights: dict[str, np.ndarray] = {}
-
-    def fail(self, reason: str) -> TfjsError:
-        return TfjsError(f"{self.path}: not a PoseNet MobileNetV1 graph ({reason})")
+class _PoseNetGraph(ConvGraph):
+    expected = "a PoseNet MobileNetV1 graph"
 
     def architecture_and_weights(self) -> tuple[dict, dict[str, np.ndarray]]:
-        current = self.input_node()
+        current = self.single_placeholder()
         layers = []
         while len(self.consumers.get(current.name, [])) == 1:
             current = self.consumers[current.name][0]
@@ -75,12 +70,6 @@ class _PoseNetGraph:
         arch = {"family": FAMILY, "input_channels": int(self.weights["backbone.0.weight"].shape[1]),
                 "keypoints": int(keypoints), "layers": layers}
         return arch, self.weights
-
-    def input_node(self) -> Node:
-        placeholders = [node for node in self.nodes.values() if node.op == "Placeholder"]
-        if len(placeholders) != 1:
-            raise self.fail(f"{len(placeholders)} inputs, not one image")
-        return placeholders[0]
 
     def layer(self, node: Node, key: str) -> dict:
         """One backbone layer's description; its kernel and bias go into the state dict."""
@@ -123,47 +112,3 @@ class _PoseNetGraph:
             if self.weights[f"{role}.bias"].shape[0] != channels:
                 raise self.fail(f"{self.weights[f'{role}.bias'].shape[0]} {role} channels for {keypoints} "
                                 f"keypoints, not {channels}")
-
-    def kernel(self, node: Node, key: str) -> np.ndarray:
-        """A layer's kernel in torch layout, stored with its bias under `key`."""
-        if len(node.inputs) != 3:
-            raise self.fail(f"{node.name} has {len(node.inputs)} inputs, not an input, a kernel and a bias")
-        kernel, bias = (self.const(name, node) for name in node.inputs[1:])
-        if kernel.ndim != 4:
-            raise self.fail(f"{node.name}'s kernel has shape {kernel.shape}, not (h, w, in, out)")
-        if node.op == "_FusedConv2D":
-            torch_kernel = kernel.transpose(3, 2, 0, 1)  # (h, w, in, out) -> (out, in, h, w)
-        else:  # (h, w, in, multiplier) -> (in * multiplier, 1, h, w), output channel = in * multiplier + m
-            h, w, channels, multiplier = kernel.shape
-            torch_kernel = kernel.transpose(2, 3, 0, 1).reshape(channels * multiplier, 1, h, w)
-        if bias.shape != torch_kernel.shape[:1]:
-            raise self.fail(f"{node.name}'s bias {bias.shape} does not fit its {torch_kernel.shape[0]} outputs")
-        self.weights[f"{key}.weight"] = np.ascontiguousarray(torch_kernel, dtype=np.float32)
-        self.weights[f"{key}.bias"] = bias.astype(np.float32)
-        return self.weights[f"{key}.weight"]
-
-    def const(self, tensor_name: str, user: Node) -> np.ndarray:
-        node = self.nodes[input_node_name(tensor_name)]
-        if node.op != "Const":
-            raise self.fail(f"{user.name} takes {node.name} ({node.op}) where a weight constant belongs")
-        return node.value
-
-    def check_fused(self, node: Node, expected: list[str]) -> None:
-        fused = node.attrs.get("fused_ops", [])
-        if fused != expected:
-            raise self.fail(f"{node.name} fuses {fused}, not {expected}")
-        if node.attrs.get("data_format", "NHWC") != "NHWC":
-            raise self.fail(f"{node.name} has data format {node.attrs['data_format']}, not NHWC")
-
-    def square(self, node: Node, attr: str) -> int:
-        """A stride or dilation, the same along height and width: [1, s, s, 1] -> s."""
-        values = node.attrs.get(attr, [1, 1, 1, 1])
-        if not isinstance(values, list) or len(values) != 4 or values[0] != 1 or values[3] != 1 or values[1] != values[2]:
-            raise self.fail(f"{node.name} has {attr} {values}, not [1, s, s, 1]")
-        return int(values[1])
-
-    def padding(self, node: Node) -> str:
-        padding = node.attrs.get("padding")
-        if padding not in ("SAME", "VALID"):
-            raise self.fail(f"{node.name} has padding {padding!r}, not SAME or VALID")
-        return padding.lower()

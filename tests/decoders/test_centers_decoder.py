@@ -1,0 +1,122 @@
+"""The centre decoder on hand-made head maps: each rule of MoveNet MultiPose's in-graph decoding
+(its parity with the original runtime is in tests/convert/test_tfjs_movenet.py)."""
+import numpy as np
+import pytest
+
+from manypose.decoders.centers import CenterDecoder
+from manypose.decoders.options import DecoderOptions
+from manypose.heads import CentersHead, codec_for, head_from_dict
+from manypose.skeleton import COCO17
+
+SIZE, K = 16, 17  # a 16 x 16 grid (64 x 64 input pixels), COCO's 17 keypoints
+
+
+def empty_maps() -> dict:
+    return {"centers": np.zeros((1, SIZE, SIZE), np.float32),
+            "keypoint_heatmaps": np.zeros((K, SIZE, SIZE), np.float32),
+            "keypoint_regression": np.zeros((2 * K, SIZE, SIZE), np.float32),
+            "keypoint_offsets": np.zeros((2 * K, SIZE, SIZE), np.float32),
+            "box_sizes": np.full((2, SIZE, SIZE), 8.0, np.float32),
+            "box_offsets": np.zeros((2, SIZE, SIZE), np.float32)}
+
+
+def add_person(maps, row, col, score=0.9, regression=(2.0, -1.0), heat=0.8):
+    """A centre peak at (row, col) whose keypoints are all regressed to (row, col) + regression,
+    where the keypoint heatmaps peak at `heat`."""
+    maps["centers"][0, row, col] = score
+    maps["keypoint_regression"][0::2, row, col] = regression[0]
+    maps["keypoint_regression"][1::2, row, col] = regression[1]
+    maps["keypoint_heatmaps"][:, row + int(regression[0]), col + int(regression[1])] = heat
+    return maps
+
+
+def test_keypoints_land_on_the_heatmap_cell_near_their_regression_plus_its_offset():
+    maps = add_person(empty_maps(), 5, 6)
+    maps["keypoint_offsets"][0::2, 7, 5] = 0.25   # dy of every keypoint at the target cell
+    maps["keypoint_offsets"][1::2, 7, 5] = -0.5   # dx
+    boxes, scores, keypoints = CenterDecoder(score_threshold=0.0)(maps)
+    assert keypoints.shape == (1, K, 3) and keypoints.dtype == np.float32
+    np.testing.assert_allclose(keypoints[0, :, :2], np.tile([(5 - 0.5) * 4, (7 + 0.25) * 4], (K, 1)))
+    np.testing.assert_allclose(keypoints[0, :, 2], 0.8, rtol=1e-6)  # exactly on the regression: weight 1
+    np.testing.assert_allclose(scores, [0.9 * 0.8], rtol=1e-6)
+    np.testing.assert_allclose(boxes, [[(6 - 4) * 4, (5 - 4) * 4, (6 + 4) * 4, (5 + 4) * 4]])
+
+
+def test_heatmap_peaks_outside_the_persons_box_are_not_taken():
+    maps = add_person(empty_maps(), 5, 6, heat=0.9)  # the regression points at (7, 5)
+    maps["box_sizes"][:, 5, 6] = 2.0                  # the box: rows 4..6, columns 5..7 (end excluded)
+    maps["keypoint_heatmaps"][:, 5, 6] = 0.6          # weaker, farther from the regression, inside
+    _, _, keypoints = CenterDecoder(score_threshold=0.0)(maps)
+    np.testing.assert_allclose(keypoints[0, :, :2], np.tile([6 * 4, 5 * 4], (K, 1)))
+    weight = np.exp(np.float32(-(2 ** 2 + 1 ** 2)) / np.float32(SIZE * 0.300048828125))
+    np.testing.assert_allclose(keypoints[0, :, 2], 0.6 * weight, rtol=1e-6)
+
+
+def test_people_are_the_best_centre_peaks_up_to_max_people():
+    maps = empty_maps()
+    peaks = [(1, 1, 0.95), (1, 8, 0.9), (1, 14, 0.85), (8, 1, 0.8), (8, 8, 0.75), (8, 14, 0.7), (14, 8, 0.65)]
+    for row, col, score in peaks:
+        add_person(maps, row, col, score, regression=(0.0, 0.0), heat=0.5)
+    maps["centers"][0, 3, 3] = 0.93  # two cells from a better peak, inside its 5 x 5 window: no peak
+    _, scores, _ = CenterDecoder(score_threshold=0.0)(maps)
+    np.testing.assert_allclose(scores, [s * 0.5 for _, _, s in peaks[:6]], rtol=1e-6)
+
+
+def test_person_score_averages_only_the_keypoints_above_the_threshold():
+    maps = add_person(empty_maps(), 5, 6, heat=0.8)
+    maps["keypoint_heatmaps"][10:, 7, 5] = 0.12  # below the graph's 0.127: not counted
+    _, scores, keypoints = CenterDecoder(score_threshold=0.0)(maps)
+    np.testing.assert_allclose(keypoints[0, 10:, 2], 0.12, rtol=1e-6)  # still reported
+    np.testing.assert_allclose(scores, [0.9 * 0.8], rtol=1e-6)
+
+
+def test_people_without_a_counted_keypoint_are_dropped_whatever_the_threshold():
+    maps = add_person(empty_maps(), 5, 6, heat=0.1)
+    boxes, scores, keypoints = CenterDecoder(score_threshold=0.0)(maps)
+    assert boxes.shape == (0, 4) and scores.shape == (0,) and keypoints.shape == (0, K, 3)
+
+
+def test_keypoint_score_is_the_best_weight_over_all_people_at_its_cell():
+    maps = add_person(empty_maps(), 5, 6, score=0.9, regression=(2.0, 0.0), heat=0.8)  # exactly on (7, 6)
+    maps["centers"][0, 5, 11] = 0.6  # a second person whose keypoints are regressed one cell off (7, 6)
+    maps["keypoint_regression"][0::2, 5, 11] = 2.0
+    maps["keypoint_regression"][1::2, 5, 11] = -4.0  # -> (7, 7)
+    maps["box_sizes"][1, 5, 11] = 12.0  # its box reaches column 6
+    _, scores, keypoints = CenterDecoder(score_threshold=0.0)(maps)
+    assert len(scores) == 2
+    np.testing.assert_allclose(keypoints[:, :, :2], np.tile([6 * 4, 7 * 4], (2, K, 1)))
+    np.testing.assert_allclose(keypoints[1, :, 2], 0.8, rtol=1e-6)  # the first person's weight, not its own
+    np.testing.assert_allclose(scores, [0.9 * 0.8, 0.6 * 0.8], rtol=1e-6)
+
+
+def test_boxes_are_clipped_to_the_grid():
+    maps = add_person(empty_maps(), 1, 14, regression=(1.0, 0.0))
+    maps["box_sizes"][:, 1, 14] = [6.0, 4.0]
+    maps["box_offsets"][:, 1, 14] = [0.0, 1.0]  # rows -2..4, columns 13..17
+    boxes, _, _ = CenterDecoder(score_threshold=0.0)(maps)
+    np.testing.assert_allclose(boxes, [[13 * 4, 0, 16 * 4, 4 * 4]])
+
+
+def test_score_threshold_and_max_detections_are_honoured():
+    maps = empty_maps()
+    for col, score in ((2, 0.5), (8, 0.9), (14, 0.3)):
+        add_person(maps, 8, col, score, regression=(0.0, 0.0), heat=1.0)
+    _, scores, _ = CenterDecoder(score_threshold=0.4)(maps)
+    np.testing.assert_allclose(scores, [0.9, 0.5], rtol=1e-6)  # best first
+    _, scores, _ = CenterDecoder(score_threshold=0.0, max_detections=1)(maps)
+    np.testing.assert_allclose(scores, [0.9], rtol=1e-6)
+
+
+def test_codec_passes_the_heads_constants_and_the_users_options():
+    head = CentersHead(COCO17, stride=8, max_people=2)
+    decoder = codec_for((head,)).decoder(DecoderOptions.from_given(score_threshold=0.5, max_detections=3))
+    assert (decoder.stride, decoder.max_people, decoder.score_threshold, decoder.max_detections) == (8, 2, 0.5, 3)
+    with pytest.raises(ValueError, match="centers decoder has no iou_threshold"):
+        codec_for((head,)).decoder(DecoderOptions.from_given(iou_threshold=0.5))
+
+
+def test_head_metadata_round_trips_through_the_model_description():
+    head = CentersHead(COCO17, max_people=4, keypoint_score_threshold=0.2)
+    assert head_from_dict(head.to_dict(), COCO17) == head
+    assert head.output_names == ("centers", "keypoint_heatmaps", "keypoint_regression", "keypoint_offsets",
+                                 "box_sizes", "box_offsets")
