@@ -82,7 +82,7 @@ def _version() -> str:
 def _add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="model name (see `manypose models`), model folder, or a checkpoint to convert "
-                             "on the fly (.pt, .pth, .pb; default: the bundled yolo11n-pose)")
+                             "on the fly (.pt, .pth, .pb, TensorFlow.js .json; default: the bundled yolo11n-pose)")
     parser.add_argument("--score-threshold", type=float, default=default_threshold, metavar="S",
                         help=f"drop people scored below S (default {default_threshold or DEFAULTS.score_threshold})")
     parser.add_argument("--iou-threshold", type=float, default=None, metavar="T",
@@ -430,11 +430,13 @@ def _add_convert(commands) -> None:
     p = commands.add_parser(
         "convert", help="convert a published checkpoint into a manypose model folder",
         description="Convert a published checkpoint into a manypose model folder (model.json + "
-                    "weights.safetensors): an Ultralytics YOLOv8-pose / YOLO11-pose .pt (any size) or a "
-                    "Lightweight OpenPose .pth, read without their code and without running pickled "
+                    "weights.safetensors): an Ultralytics YOLOv8-pose / YOLO11-pose .pt (any size), an "
+                    "OpenPifPaf checkpoint (ShuffleNetV2K or ResNet, cif + caf) or a Lightweight OpenPose .pth, "
+                    "read without their code and without running pickled "
                     "code, a tf-pose-estimation MobileNetV2 .pb frozen graph, read without TensorFlow, or a "
-                    "PoseNet MobileNetV1 TensorFlow.js graph model (.json beside its .bin), read without TensorFlow.")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt, .pth, .pb or TensorFlow.js .json file")
+                    "PoseNet MobileNetV1 or MoveNet MultiPose Lightning TensorFlow.js graph model (.json beside "
+                    "its .bin, told apart by its content), read without TensorFlow.")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt, .pkl, .pth, .pb or TensorFlow.js .json file")
     p.add_argument("out", metavar="OUT", help="folder to write (created if missing)")
     p.add_argument("--name", help="model name (default: the folder name)")
     p.add_argument("--force", action="store_true", help="replace a model already in OUT")

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from manypose.convert import UnsafeCheckpointError
+from manypose.convert import CheckpointError, UnsafeCheckpointError
 from manypose.convert.torch_pickle import load_checkpoint
 
 
@@ -71,3 +71,11 @@ def test_inert_classes_keep_their_state_and_run_nothing(tmp_path, marker):
     record = load_checkpoint(checkpoint(tmp_path, call("torch.nn.modules.conv", "Conv2d", f"touch {marker}")))
     assert record.qualified_name == "torch.nn.modules.conv.Conv2d" and record.constructor_args == (f"touch {marker}",)
     assert not marker.exists()
+
+
+def test_encoded_bytes_are_latin1_only(tmp_path):
+    """Protocol 2 pickles bytes as `_codecs.encode(text, "latin1")` (numpy arrays in OpenPifPaf's
+    head metadata); that call is answered for latin-1 alone."""
+    assert load_checkpoint(checkpoint(tmp_path, call("_codecs", "encode", "\xff\x01", "latin1"))) == b"\xff\x01"
+    with pytest.raises(CheckpointError, match="encoded bytes"):
+        load_checkpoint(checkpoint(tmp_path, call("_codecs", "encode", "abc", "rot13")))

@@ -73,6 +73,19 @@ def test_input_spec_prepares_as_described():
     np.testing.assert_allclose(centre, [(200 - 10) * 0.5, (0 - 20) * 0.5, (0 - 30) * 0.5])
 
 
+def test_per_channel_scale_and_pad_value_are_in_channel_order():
+    image = np.zeros((16, 32, 3), np.uint8)
+    image[..., 2] = 200  # red in BGR
+    spec = InputSpec(size=32, stride=32, scale=(0.5, 0.25, 0.125), pixel_mean=(10.0, 20.0, 30.0),
+                     pad_value=(124, 116, 104))
+    blob, _ = spec.prepare(image)
+    np.testing.assert_allclose(blob[0, :, 16, 16], [(200 - 10) * 0.5, (0 - 20) * 0.25, (0 - 30) * 0.125])
+    np.testing.assert_allclose(blob[0, :, 0, 16], [(124 - 10) * 0.5, (116 - 20) * 0.25, (104 - 30) * 0.125])
+    assert InputSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="one per channel"):
+        InputSpec(scale=(0.5, 0.5))
+
+
 def test_input_spec_refuses_what_it_cannot_do():
     with pytest.raises(ValueError, match="fixed input size"):
         InputSpec(size=(432, 368), resize="stretch").with_size(320)

@@ -7,8 +7,11 @@ from pathlib import Path
 from .. import modelfile
 from .graphdef import GraphDefError
 from .lightweight_openpose import lightweight_openpose_model_file
+from .movenet import is_movenet_graph, movenet_model_file
+from .openpifpaf import is_openpifpaf_checkpoint, openpifpaf_model_file
 from .posenet import posenet_model_file
 from .tf_pose import tf_pose_model_file
+from .tfjs import read_tfjs_graph
 from .torch_pickle import CheckpointError, PickledObject, UnsafeCheckpointError, load_checkpoint
 from .ultralytics import read_ultralytics, ultralytics_model_file
 
@@ -17,26 +20,32 @@ __all__ = ["CheckpointError", "UnsafeCheckpointError", "GraphDefError", "read_ul
 
 
 def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
-    """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose or
-    Lightweight OpenPose (.pt / .pth, PyTorch zips), tf-pose-estimation's MobileNetV2
-    OpenPose (.pb, a frozen TensorFlow graph) or PoseNet (.json, a TensorFlow.js graph model)."""
+    """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose, OpenPifPaf or
+    Lightweight OpenPose (.pt / .pth / .pkl, PyTorch zips), tf-pose-estimation's MobileNetV2
+    OpenPose (.pb, a frozen TensorFlow graph), PoseNet or MoveNet MultiPose (.json, TensorFlow.js
+    graph models, told apart by their content)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     if zipfile.is_zipfile(path):
         content = load_checkpoint(path)
+        if is_openpifpaf_checkpoint(content):  # told from Ultralytics' by the pickled classes' modules
+            return openpifpaf_model_file(path, name, content)
         if isinstance(content, dict) and isinstance(content.get("ema") or content.get("model"), PickledObject):
             return ultralytics_model_file(path, name, content)
         return lightweight_openpose_model_file(path, name, content=content)
     if path.suffix == ".pb":
         return tf_pose_model_file(path, name)
     if path.suffix == ".json":
-        return posenet_model_file(path, name)
+        nodes = read_tfjs_graph(path)
+        if is_movenet_graph(nodes):
+            return movenet_model_file(path, name, nodes)
+        return posenet_model_file(path, name, nodes)
     if path.suffix == ".onnx":
         raise CheckpointError(f"{path}: an ONNX file is an export of a model, not a model: pass the model "
                               "folder it came from (model.json + weights.safetensors), or a checkpoint")
-    raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics or Lightweight OpenPose "
-                          "PyTorch zip, a tf-pose .pb frozen graph, or a PoseNet TensorFlow.js .json)")
+    raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics, OpenPifPaf or Lightweight OpenPose "
+                          "PyTorch zip, a tf-pose .pb frozen graph, or a PoseNet or MoveNet TensorFlow.js .json)")
 
 
 def convert(checkpoint, out_folder, name=None, dtype="float16", force: bool = False):

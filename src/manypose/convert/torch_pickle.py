@@ -1,7 +1,8 @@
 """Read a PyTorch zip checkpoint with numpy only, never running pickled code.
 
 A restricted unpickler resolves only a short list of harmless globals. Classes of the module
-tree (ultralytics.*, torch.nn.*) become inert `PickledObject`s that keep their attributes;
+tree (ultralytics.*, openpifpaf.*, torchvision.*, torch.nn.*) become inert `PickledObject`s that
+keep their attributes;
 tensors become numpy arrays read straight from the archive's storage records. Any other global
 (os.system, builtins.eval, ...) stops the load with `UnsafeCheckpointError`.
 """
@@ -33,7 +34,8 @@ STORAGE_DTYPES = {
 
 # modules whose classes may appear in a checkpoint's module tree or metadata; they are never
 # imported, only recorded by name
-INERT_MODULE_PREFIXES = ("ultralytics.", "torch.nn.", "pathlib", "numpy", "types", "argparse")
+INERT_MODULE_PREFIXES = ("ultralytics.", "openpifpaf.", "torchvision.", "torch.nn.", "pathlib", "numpy", "types",
+                         "argparse")
 
 
 class PickledObject:
@@ -64,6 +66,13 @@ def _inert_getattr(obj, name, *default):
     return None  # e.g. Detect.forward stored as a method reference: not needed
 
 
+def _latin1_bytes(text, encoding="latin1"):
+    """Protocol 2 pickles bytes (a numpy array's data, say) as latin-1 text and `_codecs.encode`."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise CheckpointError(f"unexpected encoded bytes record ({encoding!r})")
+    return text.encode("latin1")
+
+
 class _StorageRef:
     def __init__(self, dtype, key: str, numel: int):
         self.dtype, self.key, self.numel = dtype, key, numel
@@ -82,6 +91,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return {"set": set, "frozenset": frozenset, "dict": dict, "list": list, "tuple": tuple}[name]
         if module in ("builtins", "__builtin__") and name == "getattr":
             return _inert_getattr
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
             return self._rebuild_tensor
         if module == "torch._utils" and name.startswith("_rebuild_parameter"):

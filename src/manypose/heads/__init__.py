@@ -6,12 +6,13 @@ modules are sized from it) and a codec that claims heads of that kind and owns b
 annotations -> training targets and network outputs -> poses, and the export policies that
 depend on its layout. `register(meta, codec)` makes a kind known.
 """
-from . import composite_fields, displacements, paf, pose_objects  # noqa: F401  (registers the built-in kinds)
+from . import centers, composite_fields, displacements, paf, pose_objects  # noqa: F401  (registers the built-in kinds)
 from .base import CODECS, HEAD_KINDS, Codec, HeadMeta, codec_for, head_from_dict, register, single_head
+from .centers import CentersHead
 from .composite_fields import CafHead, CifHead
 from .displacements import DisplacementsHead
 from .paf import PafHead
 from .pose_objects import PoseObjectsHead
 
 __all__ = ["Codec", "HeadMeta", "register", "codec_for", "head_from_dict", "HEAD_KINDS", "CODECS",
-           "single_head", "CifHead", "CafHead", "DisplacementsHead", "PafHead", "PoseObjectsHead"]
+           "single_head", "CentersHead", "CifHead", "CafHead", "DisplacementsHead", "PafHead", "PoseObjectsHead"]

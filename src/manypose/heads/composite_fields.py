@@ -10,7 +10,10 @@ scales after softplus, in grid cells; b as the network gives it. Training reads 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..skeleton import COCO17, _one_based
 from .base import Codec, HeadMeta, register
@@ -23,6 +26,10 @@ COCO17_DENSE_ASSOCIATIONS = _one_based((
 ))
 # seeds and people are scored with the face keypoints weighted up (OpenPifPaf's COCO weights)
 COCO17_SCORE_WEIGHTS = (3.0,) * 3 + (1.0,) * 14
+# INT8 keeps the head convolutions in float, and so what follows them: the regressions become
+# absolute positions of up to the grid's size, where 8-bit steps would move keypoints by pixels
+# (node names of models.pifpaf's ONNX export)
+SENSITIVE_LAYERS = re.compile(r"^/heads\.\d+/conv/Conv$")
 
 
 def _check_stride(stride: int, upsample: int) -> None:
@@ -120,6 +127,38 @@ class CifCafCodec(Codec):
         from ..losses.composite_fields import CompositeFieldsLoss
 
         return CompositeFieldsLoss(self.cif, self.caf)
+
+    def float_layers(self):
+        return SENSITIVE_LAYERS
+
+    def reduced_precision_cut(self, graph_outputs):
+        """Each head's raw maps (B, fields, components, H, W), before the evaluation transforms:
+        the last reshape or crop of that shape (the decoded fields are a concatenation)."""
+        cut = []
+        for head in self.heads:
+            raw = [index for index, (op_type, shape) in enumerate(graph_outputs)
+                   if op_type in ("Reshape", "Slice") and shape is not None and len(shape) == 5
+                   and tuple(shape[1:3]) == (head.fields, head.components)]
+            if not raw:
+                return None
+            cut.append(raw[-1])
+        return cut
+
+    def outputs_from_cut(self, values):
+        return {name: decoded_fields(raw) for name, raw in zip(self.output_names, values)}
+
+
+def decoded_fields(raw: np.ndarray) -> np.ndarray:
+    """OpenPifPaf's evaluation transforms of raw maps (B, fields, components, H, W), in float32
+    (as models.pifpaf's heads do them): sigmoid confidence, regressions made absolute, softplus scales."""
+    fields = raw.astype(np.float32)  # a new array: the runtime reuses its buffers
+    vectors = (fields.shape[2] - 2) // 3
+    end_of_vectors = 2 + 2 * vectors
+    fields[:, :, 1] = 1 / (1 + np.exp(-fields[:, :, 1]))
+    fields[:, :, 2:end_of_vectors:2] += np.arange(fields.shape[4], dtype=np.float32)
+    fields[:, :, 3:end_of_vectors:2] += np.arange(fields.shape[3], dtype=np.float32)[:, None]
+    fields[:, :, end_of_vectors:] = np.logaddexp(0, fields[:, :, end_of_vectors:])
+    return fields
 
 
 register(CifHead, CifCafCodec)

@@ -52,8 +52,18 @@ class Predictions(NamedTuple):
     strides: Tensor  # (A, 1)
 
 
+def pose_targets(sample, size: int) -> PoseTargets:
+    """One augmented sample's targets: its people as they are (the loss assigns them to anchors)."""
+    return PoseTargets(torch.from_numpy(sample.boxes), torch.from_numpy(sample.keypoints))
+
+
 class PoseObjectsLoss(nn.Module):
-    """Loss of a YOLO-pose head; `forward(raw_levels, targets)` -> (total, items)."""
+    """Loss of a YOLO-pose head; `forward(raw_levels, targets)` -> (total, items) in `names`
+    order; `targets(sample, size)` makes one image's targets."""
+
+    names = LOSS_NAMES
+    ranking_items = ("pose",)  # without validation, the lowest keypoint loss ranks checkpoints
+    targets = staticmethod(pose_targets)
 
     def __init__(self, skeleton: Skeleton, num_classes: int = 1, strides: Sequence[int] = (8, 16, 32),
                  box_bins: int = 16, keypoint_dims: int = 3, gains: PoseLossGains = PoseLossGains(),

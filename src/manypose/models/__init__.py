@@ -6,12 +6,16 @@ import numpy as np
 import torch
 
 from .lightweight_openpose import LightweightOpenPose
+from .movenet import MoveNetMultiPose
 from .openpose import MobileNetOpenPose
+from .pifpaf import PifPafNet
 from .posenet import PoseNetMobileNetV1
 from .yolo_pose import YoloPoseNet
 
 NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose,
-            "lightweight_openpose": LightweightOpenPose, "posenet_mobilenet_v1": PoseNetMobileNetV1}
+            "lightweight_openpose": LightweightOpenPose, "posenet_mobilenet_v1": PoseNetMobileNetV1,
+            "movenet_multipose": MoveNetMultiPose,
+            "pifpaf": PifPafNet}
 
 
 def register_network(family: str, network_class) -> None:

@@ -226,7 +226,7 @@ class YoloPoseNet(nn.Module):
         """Images (B, 3, H, W) RGB in 0..1 -> decoded predictions (B, 4 + classes + 3K, anchors)."""
         return self.model[-1](self.head_inputs(x))
 
-    def raw_levels(self, x) -> list:
+    def raw_outputs(self, x) -> list:
         """Images -> the head's raw maps per level (B, 4 * bins + classes + K * dims, H, W), which
         the training loss reads."""
         return self.model[-1].raw(self.head_inputs(x))

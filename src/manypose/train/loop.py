@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,6 @@ from ..decoders.options import DecoderOptions
 from ..estimator import PoseEstimator
 from ..evaluate import evaluate
 from ..heads import codec_for
-from ..losses import LOSS_NAMES
 from ..models import build_network, load_matching_weights
 from ..runtime.torch_backend import TorchBackend
 from ..zoo import find_model
@@ -93,7 +93,7 @@ class Trainer:
         self.options = options
         self.device = torch.device(options.device)
         self.world = join_world(self.device)
-        self.base = find_model(options.model)
+        self.base = find_model(options.model, untrained=True)
         self.data = KeypointDataset(options.train_annotations, options.train_images)
         self.heads = tuple(replace(head, skeleton=self._skeleton()) for head in self.base.heads)
         self.codec = codec_for(self.heads)
@@ -101,14 +101,14 @@ class Trainer:
         self.initialised = load_matching_weights(self.network, self.base.weights)
         self.loss = self.codec.loss().to(self.device)
         self.augmented = AugmentedDataset(self.data, options.augment, options.seed, options.repeats)
-        self.images = TrainingImages(self.augmented, self.base.input_spec)
+        self.images = TrainingImages(self.augmented, self.base.input_spec, self.loss.targets)
         self.steps_per_epoch = self._steps_per_epoch()
         total = self.steps_per_epoch * options.epochs
         warmup = options.warmup_steps if options.warmup_steps is not None else min(300, max(1, total // 10))
         self.schedule = Schedule(options.lr or self._default_lr(), total, warmup)
         self.optimizer = _optimizer(options.optimizer, self.network, self.schedule.lr)
         self.ema = ExponentialMovingAverage(self.network, options.ema_decay)
-        self.epoch, self.step, self.best_ap = 0, 0, -1.0
+        self.epoch, self.step, self.best_ap = 0, 0, -math.inf  # without validation, minus a loss ranks: unbounded
         self.output = Path(options.output)
 
     def _skeleton(self):
@@ -145,7 +145,7 @@ class Trainer:
             started = time.perf_counter()
             items = self._train_epoch(trainable, progress)
             entry = {"epoch": self.epoch + 1, "step": self.step, "lr": self.schedule.rate(self.step - 1),
-                     "loss": dict(zip(LOSS_NAMES, items)), "seconds": time.perf_counter() - started}
+                     "loss": dict(zip(self.loss.names, items)), "seconds": time.perf_counter() - started}
             self.epoch += 1
             if self.world.leader:
                 best = self._end_epoch(entry) or best
@@ -167,7 +167,7 @@ class Trainer:
             seed_for(options.seed, self.epoch))).tolist()
         loader = batches(self.images, self.world.shard(order), options.batch_size, options.workers)
         self.network.train()
-        totals, count = np.zeros(len(LOSS_NAMES)), 0
+        totals, count = np.zeros(len(self.loss.names)), 0
         bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{options.epochs}", unit="batch",
                    disable=not (progress and self.world.leader), dynamic_ncols=True)
         for images, targets in bar:
@@ -185,7 +185,7 @@ class Trainer:
             group["lr"] = self.schedule.rate(self.step)
         with _autocast(self.device, self.options.amp):
             raw = trainable(images)
-        total, items = self.loss([level.float() for level in raw], targets)
+        total, items = self.loss([output.float() for output in raw], targets)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), MAX_GRADIENT_NORM)
@@ -200,7 +200,7 @@ class Trainer:
             entry["AP"] = self._validation_ap()
         append_log(self.output / "log.jsonl", entry)
         plot_curves(read_log(self.output / "log.jsonl"), self.output / "curves.png")
-        ap = entry.get("AP", -entry["loss"]["pose"])  # without validation, the lowest keypoint loss
+        ap = entry.get("AP", -sum(entry["loss"][name] for name in self.loss.ranking_items))
         improved = ap >= self.best_ap
         self.best_ap = max(ap, self.best_ap)
         state = {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -252,14 +252,15 @@ def _optimizer(name: str, network: torch.nn.Module, lr: float) -> torch.optim.Op
 
 
 class _RawOutputs(torch.nn.Module):
-    """The network's raw head maps as its forward, so DistributedDataParallel syncs them."""
+    """The network's raw (undecoded) outputs, which the loss reads, as its forward, so that
+    DistributedDataParallel syncs them."""
 
     def __init__(self, network: torch.nn.Module):
         super().__init__()
         self.network = network
 
     def forward(self, images):
-        return self.network.raw_levels(images)
+        return self.network.raw_outputs(images)
 
 
 def _distributed(network: torch.nn.Module, world: World, device: torch.device) -> torch.nn.Module:

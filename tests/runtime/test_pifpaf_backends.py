@@ -1,0 +1,73 @@
+"""A converted OpenPifPaf model (the tiny fixture, tests/fixtures/openpifpaf) gives the same
+fields on ONNX Runtime (fp32 and INT8), OpenVINO and torch, at any input shape, and predicts
+through each of them."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import manypose
+from manypose import export
+from manypose.convert import convert
+from manypose.heads import codec_for
+from manypose.modelfile import read_model_folder
+from manypose.models import inference_network
+from manypose.runtime import open_backend
+
+from conftest import shared_path
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / "fixtures" / "openpifpaf" / "tiny-shufflenetv2k.pkl"
+SHAPES = ((1, 3, 129, 177), (2, 3, 161, 97))  # landscape and portrait, 16 k + 1
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The converted folder with its ONNX forms (INT8 calibrated on 4 coco-mini train images)."""
+    folder = convert(CHECKPOINT, tmp_path_factory.mktemp("pifpaf") / "tiny", dtype="float32")
+    model = read_model_folder(folder)
+    export.export_onnx(model, folder / "model.onnx")
+    export.quantize_int8(model, folder / "model.onnx", folder / "model-int8.onnx",
+                         shared_path("data/coco-mini/train2017"), count=4)
+    return folder
+
+
+def torch_fields(folder, blob: np.ndarray) -> list[np.ndarray]:
+    with torch.no_grad():
+        return [output.numpy() for output in inference_network(read_model_folder(folder))(torch.from_numpy(blob))]
+
+
+@pytest.mark.parametrize("backend,onnx_file,tolerance", [
+    ("onnxruntime", "model.onnx", 1e-4), ("openvino", "model.onnx", 1e-3), ("onnxruntime", "model-int8.onnx", 0.05)])
+def test_every_runtime_gives_the_torch_fields_at_any_shape(exported, backend, onnx_file, tolerance):
+    codec = codec_for(read_model_folder(exported).heads)
+    runtime = open_backend(backend, exported / onnx_file, codec)
+    for shape in SHAPES:
+        blob = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+        outputs = runtime(blob)
+        for name, expected in zip(codec.output_names, torch_fields(exported, blob)):
+            assert outputs[name].shape == expected.shape
+            assert np.abs(outputs[name] - expected).max() < tolerance, (name, shape)
+
+
+def test_openvino_stops_at_the_raw_maps_and_decodes_them_in_float32(exported):
+    """bfloat16 (on CPUs that have it) would put absolute positions on half-cell steps."""
+    runtime = open_backend("openvino", exported / "model.onnx", codec_for(read_model_folder(exported).heads))
+    assert runtime.cut is not None and len(runtime.cut) == 2
+
+
+def test_int8_keeps_the_head_convolutions_and_what_follows_in_float(exported):
+    import onnx
+
+    graph = onnx.load(str(exported / "model-int8.onnx")).graph
+    quantized = [node.name for node in graph.node if node.op_type == "QuantizeLinear"]
+    assert quantized and not [name for name in quantized if name.startswith("/heads.")]
+
+
+@pytest.mark.parametrize("backend,int8", [("torch", False), ("onnxruntime", False), ("onnxruntime", True),
+                                          ("openvino", False)])
+def test_the_model_predicts_through_every_backend(exported, backend, int8):
+    image = cv2.imread(str(shared_path("data/coco-mini/val2017/000000397133.jpg")))
+    poses = manypose.load(exported, backend=backend, int8=int8, input_size=321)(image)
+    assert poses.keypoints.shape[1:] == (17, 3)  # random weights: any number of people
