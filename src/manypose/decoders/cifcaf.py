@@ -40,15 +40,10 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numba
 import numpy as np
 
 from .options import DecoderOptions
-
-if TYPE_CHECKING:  # the heads module imports this one
-    from ..heads.composite_fields import CafHead, CifHead
 
 VECTORS_PER_KEYPOINT = 16    # CIF cells that predict one keypoint: each adds 1/16 to the map
 SEED_MAP_WEIGHT = 0.9        # seeds: the map's share of the rescored confidence
@@ -67,8 +62,8 @@ class CifCafDecoder:
     """Named outputs {"cif" (K, 5, H, W), "caf" (E, 8, H, W)} (batch removed) -> boxes xyxy (N, 4),
     scores (N,), keypoints (N, K, 3) x, y, confidence in input pixels."""
 
-    cif_head: CifHead
-    caf_head: CafHead
+    cif_head: "heads.composite_fields.CifHead"
+    caf_head: "heads.composite_fields.CafHead"
     options: DecoderOptions = DecoderOptions()
     cif_threshold: float = 0.3
     seed_threshold: float = 0.2

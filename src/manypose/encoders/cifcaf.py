@@ -45,13 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-if TYPE_CHECKING:  # the heads module imports this one
-    from ..heads.composite_fields import CafHead, CifHead
-    from ..skeleton import Skeleton
 
 CIF_SIDE = 4                 # cells claimed around a keypoint, a side
 CIF_PADDING = 10             # cells beyond the grid a keypoint's square may reach and still count
@@ -163,8 +157,8 @@ class CifCafEncoder:
     """Targets for people given in input pixels: keypoints (N, K, 3) (v > 0: labelled, 2 visible,
     1 hidden), their boxes (N, 4) xyxy and the crowd boxes (M, 4) xyxy, the regions to ignore."""
 
-    cif_head: CifHead
-    caf_head: CafHead
+    cif_head: "heads.composite_fields.CifHead"
+    caf_head: "heads.composite_fields.CafHead"
 
     def __post_init__(self):
         if self.cif_head.stride != self.caf_head.stride:
@@ -225,7 +219,7 @@ def ignored_cells(boxes: np.ndarray, margin: float, height: int, width: int) -> 
     return ignored
 
 
-def person_scale(person: np.ndarray, skeleton: Skeleton) -> float:
+def person_scale(person: np.ndarray, skeleton: "skeleton.Skeleton") -> float:
     """The person's scale in cells (NaN when unknown) from its keypoints (K, 3) in cells."""
     labelled = person[:, 2] > 0
     if labelled.sum() < MIN_LABELLED_FOR_SCALE:
@@ -234,7 +228,7 @@ def person_scale(person: np.ndarray, skeleton: Skeleton) -> float:
     return scale if scale >= MIN_SCALE else np.nan
 
 
-def _missing_factor(labelled: np.ndarray, skeleton: Skeleton) -> float:
+def _missing_factor(labelled: np.ndarray, skeleton: "skeleton.Skeleton") -> float:
     """How much larger the whole reference person is than its labelled keypoints, as a length."""
     if any(name not in UPRIGHT_PERSON for name in skeleton.keypoints):
         return 1.0
