@@ -200,7 +200,7 @@ class Trainer:
             entry["AP"] = self._validation_ap()
         append_log(self.output / "log.jsonl", entry)
         plot_curves(read_log(self.output / "log.jsonl"), self.output / "curves.png")
-        ap = entry.get("AP", -sum(entry["loss"][name] for name in self.loss.ranking_items))
+        ap = float(entry.get("AP", -sum(entry["loss"][name] for name in self.loss.ranking_items)))  # plain: the state loads weights-only
         improved = ap >= self.best_ap
         self.best_ap = max(ap, self.best_ap)
         state = {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
