@@ -167,8 +167,9 @@ def test_files_that_are_not_checkpoints_are_named(tmp_path):
         load_checkpoint(tmp_path / "damaged.pth")
 
 
-@pytest.mark.parametrize("pickle_name, data_name", [("archive/data.pkl", "archive/data/0"), ("a/b/data.pkl", "a/b/data/0")])
-def test_the_pickle_may_sit_in_nested_folders(tmp_path, pickle_name, data_name):
+@pytest.mark.parametrize("pickle_name, data_name", [("archive/data.pkl", "archive/data/0"), ("a/b/data.pkl", "a/b/data/0"),
+                                                     ("data.pkl", "data/0")])
+def test_the_pickle_may_sit_in_nested_folders_or_at_the_top(tmp_path, pickle_name, data_name):
     data = b"\x80\x02}" + _op("weight") + tensor_record(1, (2,), (1,), 4) + b"s."
     with zipfile.ZipFile(tmp_path / "placed.pth", "w") as archive:
         archive.writestr(pickle_name, data)

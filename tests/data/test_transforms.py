@@ -112,3 +112,14 @@ def test_with_size_refuses_other_sizes(size, message):
     with pytest.raises(ValueError) as error:
         InputSpec(size=640, stride=32).with_size(size)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("size, message", [
+    (16, "from 17 to 4096, not 16"), (20, "plus one 16 (try 17 or 33)"), (4095, "(try 4081)"),
+])
+def test_corner_aligned_sizes_are_a_multiple_of_the_stride_plus_one(size, message):
+    spec = InputSpec(size=385, stride=16, corner_aligned=True)
+    assert spec.with_size(17).size == 17 and spec.with_size(4081).size == 4081
+    with pytest.raises(ValueError) as error:
+        spec.with_size(size)
+    assert message in str(error.value)

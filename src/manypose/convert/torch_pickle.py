@@ -12,6 +12,7 @@ import collections
 import io
 import math
 import pickle
+import posixpath
 import zipfile
 from pathlib import Path
 
@@ -74,8 +75,8 @@ def _latin1_bytes(text, encoding="latin1"):
 
 
 class _StorageRef:
-    def __init__(self, dtype, key: str, numel: int):
-        self.dtype, self.key, self.numel = dtype, key, numel
+    def __init__(self, dtype, key: str):
+        self.dtype, self.key = dtype, key
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -110,13 +111,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
             raise CheckpointError(f"unknown persistent record {pid!r}")
-        _, dtype, key, _location, numel = pid
-        return _StorageRef(dtype, str(key), int(numel))
+        _, dtype, key, _location, _numel = pid
+        return _StorageRef(dtype, str(key))
 
     def _storage_array(self, ref: _StorageRef) -> np.ndarray:
         if ref.key not in self.storages:
             try:
-                raw = self.archive.read(f"{self.root}/data/{ref.key}")
+                raw = self.archive.read(posixpath.join(self.root, "data", ref.key))
             except KeyError:
                 raise CheckpointError(f"tensor data record {ref.key} is missing from the archive") from None
             self.storages[ref.key] = _decode_storage(raw, ref.dtype)

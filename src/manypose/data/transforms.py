@@ -217,19 +217,20 @@ class InputSpec:
 
     def with_size(self, size: int) -> "InputSpec":
         """The same input with another long side (letterboxed models only): a multiple of the
-        stride, from one stride up to MAX_INPUT_SIZE."""
+        stride (plus one on corner-aligned grids), from the smallest such size up to MAX_INPUT_SIZE."""
         if self.fixed_shape:
             raise ValueError(f"this model has a fixed input size {list(self.size)}")
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not \
-                self.stride <= size <= MAX_INPUT_SIZE:
-            raise ValueError(f"input size must be a whole number of pixels from {self.stride} to "
-                             f"{MAX_INPUT_SIZE}, not {size!r}")
         extra = self.size_remainder
+        smallest = self.stride + extra
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not \
+                smallest <= size <= MAX_INPUT_SIZE:
+            raise ValueError(f"input size must be a whole number of pixels from {smallest} to "
+                             f"{MAX_INPUT_SIZE}, not {size!r}")
         if (size - extra) % self.stride:
             lower = (size - extra) // self.stride * self.stride + extra
+            nearest = " or ".join(str(s) for s in (lower, lower + self.stride) if s <= MAX_INPUT_SIZE)
             kind = "a multiple of the model's stride" + (" plus one" if extra else "")
-            raise ValueError(f"input size {size} is not {kind} {self.stride} "
-                             f"(try {max(lower, self.stride + extra)} or {lower + self.stride})")
+            raise ValueError(f"input size {size} is not {kind} {self.stride} (try {nearest})")
         return replace(self, size=int(size))
 
     def prepare(self, image: np.ndarray, minimal_padding: bool = True):
