@@ -82,7 +82,7 @@ def _version() -> str:
 def _add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--model", default=None, metavar="NAME|PATH",
                         help="model name (see `manypose models`), model folder, or a checkpoint to convert "
-                             "on the fly (.pt, .pth, .pb, TensorFlow.js .json; default: the bundled yolo11n-pose)")
+                             "on the fly (.pt, .pth, .pkl, .pb, TensorFlow.js .json; default: the bundled yolo11n-pose)")
     parser.add_argument("--score-threshold", type=float, default=default_threshold, metavar="S",
                         help=f"drop people scored below S (default {default_threshold or DEFAULTS.score_threshold})")
     parser.add_argument("--iou-threshold", type=float, default=None, metavar="T",
@@ -400,7 +400,7 @@ def _add_export(commands) -> None:
                     "outputs equal torch's. With --int8, write a statically quantized model instead, "
                     "calibrated on --calibration-images (a few dozen training images), or by default "
                     "on the bundled demo image in 8 placements. Needs torch and onnx.")
-    p.add_argument("model", metavar="MODEL", help="model name, model folder, or checkpoint (.pt, .pth, .pb)")
+    p.add_argument("model", metavar="MODEL", help="model name, model folder, or checkpoint (.pt, .pth, .pkl, .pb, TensorFlow.js .json)")
     p.add_argument("out", metavar="OUT.onnx", help="file to write")
     p.add_argument("--int8", action="store_true", help="write the INT8 model instead")
     p.add_argument("--calibration-images", metavar="DIR",
