@@ -14,6 +14,7 @@ from .base import Codec, HeadMeta, register
 # the heads alone in float, 0.089 with the pyramid too); in INT8 only the stem and the first
 # three inverted-residual blocks: 0.235 against float's 0.256
 SENSITIVE_LAYERS = re.compile(r"^/blocks\.3/")
+MOVENET = CenterDecoder()  # its defaults are MoveNet MultiPose's constants
 
 
 def output_layout(keypoints: int) -> tuple[tuple[str, int, bool], ...]:
@@ -29,12 +30,12 @@ class CentersHead(HeadMeta):
     constants (see decoders.centers) default to MoveNet MultiPose's, the float16 values its
     graph holds; the importer reads them from the graph."""
 
-    stride: int = 4
-    max_people: int = 6
-    peak_window: int = 5
-    peak_tolerance: float = 1.0132789611816406e-06
-    regression_spread: float = 0.300048828125
-    keypoint_score_threshold: float = 0.126953125
+    stride: int = MOVENET.stride
+    max_people: int = MOVENET.max_people
+    peak_window: int = MOVENET.peak_window
+    peak_tolerance: float = MOVENET.peak_tolerance
+    regression_spread: float = MOVENET.regression_spread
+    keypoint_score_threshold: float = MOVENET.keypoint_score_threshold
     kind = "centers"
 
     @property
