@@ -2,6 +2,7 @@ import contextlib
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,6 +124,26 @@ def test_crowdpose_ap_by_crowd_index():
     assert stats["AP"] == pytest.approx(1.0) and stats["AP_medium"] == pytest.approx(1.0)
     noisy, _ = crowdpose_stats(load_coco(path), crowdpose_predictions(0), CROWDPOSE14.sigmas)
     assert 0.2 < noisy["AP"] < 0.95
+
+
+@pytest.mark.parametrize("case", range(15))
+def test_crowdpose_stats_equal_xtcocotools(case, tmp_path):
+    """Against the stats xtcocotools gave (tests/fixtures/crowdpose/make_reference.py): noisy,
+    missed and false people, and crowd indices on the borders of the easy, medium and hard levels."""
+    from manypose.evaluate import crowdpose_stats, load_coco
+    from manypose.skeleton import CROWDPOSE14
+
+    reference = json.loads((Path(__file__).parent / "fixtures/crowdpose/xtcocotools.json").read_text())
+    truth, expected = json.loads(shared_path(reference["sample"]).read_text()), reference["cases"][case]
+    for image, crowd_index in zip(truth["images"], expected["crowd_indices"]):
+        image["crowdIndex"] = crowd_index
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    ours, _ = crowdpose_stats(load_coco(tmp_path / "truth.json"), expected["results"], CROWDPOSE14.sigmas)
+    for name, value in expected["xtcocotools"].items():
+        if value == -1.0:  # xtcocotools' mark of a level without images
+            assert np.isnan(ours[name]), name
+        else:  # xtcocotools rounds the levels' AP to 4 places
+            assert ours[name] == pytest.approx(value, abs=1e-4 if name.startswith("AP_") else 1e-9), name
 
 
 def test_crowdpose_ap_matches_xtcocotools():
