@@ -130,6 +130,15 @@ def test_letterbox_alone_is_the_inference_letterbox(width, height):
     assert_keypoints_on_their_dots(augmented, flipped=False)
 
 
+def test_a_bgr_triple_pads_each_channel():
+    options = AugmentOptions(**{**vars(STILL), "pad_value": (104, 116, 124)})
+    augmented = augment(painted_sample(480, 360), COCO17, options, np.random.default_rng(0))
+    assert (augmented.image[:40] == (104, 116, 124)).all() and (augmented.image[-40:] == (104, 116, 124)).all()
+    shrunk = AugmentOptions(**{**vars(options), "mosaic": 1.0, "scale": (0.3, 0.3)})  # the canvas and its border show
+    mosaic = augment_mosaic([painted_sample(480, 360)] * 4, COCO17, shrunk, np.random.default_rng(0))
+    assert (mosaic.image[0, 0] == (104, 116, 124)).all()
+
+
 def test_flipping_twice_is_the_identity():
     sample = painted_sample()
     twice = flip_horizontally(flip_horizontally(sample, COCO17), COCO17)

@@ -43,6 +43,17 @@ def test_a_converted_checkpoint_trains_and_its_checkpoints_predict(tmp_path):
     assert "poses" in json.loads((tmp_path / "out.json").read_text())[0]
 
 
+def test_training_images_are_padded_as_the_model_pads_at_inference(tmp_path):
+    model = convert(TINY, tmp_path / "tiny", dtype="float32")
+    options = TrainOptions(shared_path("data/coco-mini/annotations/person_keypoints_train2017.json"),
+                           shared_path("data/coco-mini/train2017"), tmp_path / "run", model=str(model),
+                           augment=AugmentOptions.letterbox_only(161))
+    image = Trainer(options).augmented[0].image
+    grey_bgr = tuple(int(v) for v in manypose.load(str(model), backend="torch").input_spec.bgr_pad_value)
+    assert grey_bgr == (104, 116, 124)  # OpenPifPaf's grey, RGB (124, 116, 104)
+    assert tuple(image[0, 0]) == grey_bgr and tuple(image[-1, -1]) == grey_bgr
+
+
 def test_an_architecture_name_is_an_untrained_network_for_training_only():
     assert set(UNTRAINED) == set(ARCHITECTURES)
     model = find_model("shufflenetv2k16", untrained=True)

@@ -44,8 +44,9 @@ class AugmentOptions:
     long side); degrees: rotation drawn from +-degrees; translate: shift drawn from +-translate of
     `size`, in x and y; flip: probability of a horizontal flip; hsv: hue, saturation and value
     jitter (hue as a fraction of the colour circle, the others as factors 1 +- gain); mosaic:
-    probability of combining four images; min_box_size: people whose box ends narrower or
-    lower than this (pixels) are dropped.
+    probability of combining four images; pad_value: the padding's grey level or BGR triple (the
+    trainer sets the model's, as inference pads); min_box_size: people whose box ends narrower
+    or lower than this (pixels) are dropped.
     """
 
     size: int = 640
@@ -55,7 +56,7 @@ class AugmentOptions:
     flip: float = 0.5
     hsv: tuple[float, float, float] = (0.015, 0.7, 0.4)
     mosaic: float = 0.0
-    pad_value: int = 114
+    pad_value: int | tuple[int, int, int] = 114
     min_box_size: float = 2.0
 
     def __post_init__(self):
@@ -67,7 +68,8 @@ class AugmentOptions:
             "flip": 0 <= self.flip <= 1,
             "hsv": len(self.hsv) == 3 and all(gain >= 0 for gain in self.hsv),
             "mosaic": 0 <= self.mosaic <= 1,
-            "pad_value": 0 <= self.pad_value <= 255,
+            "pad_value": all(0 <= value <= 255 for value in np.atleast_1d(self.pad_value))
+            and np.size(self.pad_value) in (1, 3),
             "min_box_size": self.min_box_size >= 0,
         }
         wrong = [name for name, ok in checks.items() if not ok]
@@ -121,12 +123,12 @@ def random_affine(width: int, height: int, fit: float, options: AugmentOptions,
     return matrix
 
 
-def warp(sample: Sample, matrix: np.ndarray, size: int, pad_value: int) -> Sample:
+def warp(sample: Sample, matrix: np.ndarray, size: int, pad_value: int | tuple) -> Sample:
     """The sample mapped by a 2x3 matrix (continuous coordinates) onto a size x size image."""
     height, width = sample.image.shape[:2]
     image, image_matrix = shrink_before_warp(sample.image, matrix)
     warped = cv2.warpAffine(image, at_pixel_centres(image_matrix), (size, size), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=(pad_value,) * 3)
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=bgr_triple(pad_value))
     keypoints = sample.keypoints.copy()
     keypoints[~inside(keypoints, width, height), 2] = 0
     keypoints[..., :2] = transform_points(keypoints[..., :2], matrix)
@@ -135,6 +137,10 @@ def warp(sample: Sample, matrix: np.ndarray, size: int, pad_value: int) -> Sampl
     return replace(sample, image=warped, keypoints=keypoints,
                    boxes=transform_boxes(sample.boxes, matrix, (width, height), size),
                    crowd_boxes=transform_boxes(sample.crowd_boxes, matrix, (width, height), size))
+
+
+def bgr_triple(pad_value: int | tuple) -> tuple[int, int, int]:
+    return tuple(int(value) for value in np.broadcast_to(pad_value, 3))
 
 
 def shrink_before_warp(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,12 +229,12 @@ def jitter_hsv(image: np.ndarray, gains: Sequence[float], rng: np.random.Generat
     return cv2.cvtColor(jittered, cv2.COLOR_HSV2BGR)
 
 
-def mosaic(samples: Sequence[Sample], size: int, pad_value: int, rng: np.random.Generator) -> Sample:
+def mosaic(samples: Sequence[Sample], size: int, pad_value: int | tuple, rng: np.random.Generator) -> Sample:
     """Four samples, each resized to long side `size`, around a random point of a 2*size square
     canvas: the first to its upper left, then upper right, lower left, lower right."""
     if len(samples) != MOSAIC_TILES:
         raise ValueError(f"a mosaic takes {MOSAIC_TILES} samples, not {len(samples)}")
-    canvas = np.full((2 * size, 2 * size, 3), pad_value, np.uint8)
+    canvas = np.full((2 * size, 2 * size, 3), bgr_triple(pad_value), np.uint8)
     centre_x, centre_y = (int(v) for v in rng.uniform(size / 2, 3 * size / 2, 2))
     placed = []
     for (left_of_centre, above_centre), sample in zip(((True, True), (False, True), (True, False), (False, False)),

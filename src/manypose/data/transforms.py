@@ -239,7 +239,7 @@ class InputSpec:
         if self.resize == "stretch":
             resized, geometry = stretch(image, *self.size, self.interpolation)
         else:
-            resized, geometry = letterbox(image, self.size, self.stride, self._bgr_pad_value(), minimal_padding,
+            resized, geometry = letterbox(image, self.size, self.stride, self.bgr_pad_value, minimal_padding,
                                           self.interpolation, self.corner_aligned, self.anchor)
         per_channel = isinstance(self.scale, tuple)
         blob = cv2.dnn.blobFromImage(resized, 1.0 if per_channel else self.scale, mean=tuple(self.pixel_mean),
@@ -248,7 +248,8 @@ class InputSpec:
             blob *= np.asarray(self.scale, np.float32).reshape(1, 3, 1, 1)
         return blob, geometry
 
-    def _bgr_pad_value(self):
+    @property
+    def bgr_pad_value(self):
         """The pad value as letterbox takes it: for the BGR image, before any channel swap."""
         if not isinstance(self.pad_value, tuple):
             return self.pad_value

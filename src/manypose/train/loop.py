@@ -100,7 +100,8 @@ class Trainer:
         self.network = build_network(self.base.architecture, self.heads).to(self.device)
         self.initialised = load_matching_weights(self.network, self.base.weights)
         self.loss = self.codec.loss().to(self.device)
-        self.augmented = AugmentedDataset(self.data, options.augment, options.seed, options.repeats)
+        augment = replace(options.augment, pad_value=self.base.input_spec.bgr_pad_value)  # padded as inference pads
+        self.augmented = AugmentedDataset(self.data, augment, options.seed, options.repeats)
         self.images = TrainingImages(self.augmented, self.base.input_spec, self.loss.targets)
         self.steps_per_epoch = self._steps_per_epoch()
         total = self.steps_per_epoch * options.epochs
