@@ -2,6 +2,7 @@
 import functools
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import cv2
@@ -136,10 +137,12 @@ def test_float_layers_pass_float_on_to_their_consumers():
 
 
 @pytest.mark.parametrize("made", ["shipped", "by the code"])
-def test_int8_never_quantizes_again_after_a_float_head_layer(made, quickly_quantized):
+def test_int8_never_quantizes_again_after_a_float_head_layer(made, request):
     import onnx
 
-    path = find_model().folder / "model-int8.onnx" if made == "shipped" else quickly_quantized
+    # the fixture only where it is used: a test that merely requests it would be counted as
+    # testing the quantization (mutation testing runs the tests that cover a function)
+    path = find_model().folder / "model-int8.onnx" if made == "shipped" else request.getfixturevalue("quickly_quantized")
     graph = onnx.load(str(path)).graph
     dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
     float_convs = [n for n in graph.node if n.op_type == "Conv" and n.input[1] not in dequantized]
@@ -159,6 +162,30 @@ def quickly_quantized(tmp_path_factory):
     model_file = find_model()
     return export.quantize_int8(model_file, model_file.folder / "model.onnx", folder / "model-int8.onnx",
                                 shared_path("data/coco-mini/train2017"), count=4)
+
+
+def test_quantization_is_qdq_with_per_channel_int8_weights_and_uint8_activations(quickly_quantized):
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(quickly_quantized)).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    assert not any(node.op_type.startswith("QLinear") for node in graph.node), "QDQ, not quantized operators"
+    conv_weights = {node.input[1] for node in graph.node if node.op_type == "Conv"}
+    weight_dequantized = [n for n in graph.node if n.op_type == "DequantizeLinear" and n.output[0] in conv_weights]
+    activation_quantized = [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] not in constants]
+    assert len(weight_dequantized) > 50 and len(activation_quantized) > 50
+    for node in weight_dequantized:
+        weights, scales, zero_points = (constants[name] for name in node.input)
+        assert weights.dtype == np.int8 and zero_points.dtype == np.int8
+        assert scales.shape == (weights.shape[0],), f"{node.name}: one scale per output channel"
+    assert all(constants[node.input[2]].dtype == np.uint8 for node in activation_quantized)
+
+
+def test_quantization_without_onnx_says_what_needs_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
+    with pytest.raises(ImportError, match="INT8 quantization needs onnx: pip install"):
+        export.quantize_int8(find_model(), find_model().folder / "model.onnx", tmp_path / "int8.onnx")
 
 
 def test_quantization_keeps_the_poses_close(quickly_quantized, tmp_path):
