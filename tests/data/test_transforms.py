@@ -104,7 +104,7 @@ def test_with_size_takes_multiples_of_the_stride(size):
 
 @pytest.mark.parametrize("size, message", [
     (650, "input size 650 is not a multiple of the model's stride 32 (try 640 or 672)"),
-    (40, "(try 32 or 64)"),
+    (40, "(try 32 or 64)"), (4090, "(try 4064 or 4096)"),
     (16, "from 32 to 4096, not 16"), (4128, "from 32 to 4096, not 4128"),
     (True, "not True"), (320.0, "not 320.0"), ("320", "not '320'"),
 ])

@@ -70,3 +70,31 @@ def test_only_the_best_candidates_go_to_nms():
     output[4] = 0.3 + 0.6 * np.random.default_rng(0).random(count)
     _, scores, _ = PoseObjectsDecoder(COCO17, max_detections=10)(output)
     np.testing.assert_array_equal(scores, np.sort(output[4])[::-1][:10])
+
+
+def one_anchor_level(box_logits, score_logit, keypoint, dtype=np.float32):
+    """A (1, 4*4 + 1 + 3, 1, 1) raw level: 4 bins a side, one class, one keypoint (x, y, v)."""
+    return np.concatenate((np.ravel(box_logits), [score_logit], keypoint)).astype(dtype).reshape(1, -1, 1, 1)
+
+
+def test_one_level_decodes_by_hand_and_each_distribution_is_normalised_on_its_own():
+    from manypose.decoders.yolo_pose import decode_levels
+
+    # one-hot distributions at very different logit scales: exp must neither overflow nor underflow
+    box_logits = [[0, 0, 100, 0],             # l: bin 2
+                  [-100, -50, -100, -100],    # t: bin 1
+                  [-60, -60, -60, 0],         # r: bin 3
+                  [-60, -60, -60, 0]]         # b: bin 3
+    level = one_anchor_level(box_logits, 0.0, [0.25, -0.5, 0.0])
+    decoded = decode_levels([level], (8,), 1, (1, 3), 4)
+    # anchor (0.5, 0.5): left -1.5, top -0.5, right 3.5, bottom 3.5 cells, times stride 8
+    np.testing.assert_allclose(decoded[0, :, 0], [8, 12, 40, 32, 0.5, 4, -8, 0.5], atol=1e-5)
+
+
+def test_decoding_is_float32_whatever_the_levels_precision():
+    from manypose.decoders.yolo_pose import decode_levels
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float16, np.float32, np.float64):
+        levels = [rng.normal(size=(1, 4 * 4 + 1 + 3, h, h)).astype(dtype) for h in (2, 1)]
+        assert decode_levels(levels, (8, 16), 1, (1, 3), 4).dtype == np.float32

@@ -117,3 +117,35 @@ def test_targets_are_float32_and_a_cell_exactly_one_radius_away_is_owned():
     assert {t.dtype for t in targets.values()} == {np.dtype(np.float32)}
     assert targets["heatmaps"][0, 2, 0] == 1 and targets["heatmaps"][0, 0, 2] == 1
     assert targets["heatmaps"][0, 0, 0] == 0, "45 px away"
+
+
+def test_two_hidden_keypoints_in_a_row_are_routed_at_the_mean_of_their_labelled_ends():
+    tree = ((0, 1), (1, 2), (2, 3))  # a chain: 1 and 2 lie between the labelled 0 and 3
+    people = np.array([[[40, 40, 2], [0, 0, 0], [0, 0, 0], [120, 80, 2]]], np.float64)
+    targets = DisplacementEncoder(tree, stride=8, keypoint_count=4, radius=16)(people, 16, 20)
+    forward, backward = targets["displacements_forward"], targets["displacements_backward"]
+    first, last = targets["heatmaps"][0] > 0, targets["heatmaps"][3] > 0
+    assert targets["heatmaps"][1:3].sum() == 0, "routed keypoints carry no heatmap"
+    # 1 and 2 both go to ((40 + 120) / 2, (40 + 80) / 2) = (80, 60): dy at channel e, dx at 3 + e
+    np.testing.assert_array_equal(targets["displacements_forward_mask"][0], first)
+    assert forward[0][first].tolist() == [20] * int(first.sum())
+    assert forward[3][first].tolist() == [40] * int(first.sum())
+    assert backward[2][last].tolist() == [-20] * int(last.sum())
+    assert backward[5][last].tolist() == [-40] * int(last.sum())
+
+
+def test_an_unlabelled_leaf_owns_no_cells_whatever_its_stale_position():
+    people = standing_people([(40, 30)], [300])
+    people[0, 9, 2] = 0  # the left wrist keeps its coordinates but is not labelled
+    targets = DisplacementEncoder(POSENET_TREE, stride=16)(people, 25, 25)
+    assert not targets["displacements_backward_mask"][POSENET_TREE.index((7, 9))].any()
+    assert targets["displacements_forward_mask"][POSENET_TREE.index((5, 7))].any()
+
+
+def test_a_tree_without_edges_gives_heatmaps_and_offsets_only():
+    person = np.zeros((1, 5, 3))
+    person[0, 2] = (32, 16, 2)
+    targets = DisplacementEncoder((), stride=16, keypoint_count=5, radius=16)(person, 4, 4)
+    assert targets["displacements_forward"].shape == targets["displacements_backward_mask"].shape == (0, 4, 4)
+    assert targets["heatmaps"][2].sum() == 5, "a 16 px disc holds the cell and its 4 neighbours"
+    assert (targets["offsets"][2, 0, 2], targets["offsets"][7, 1, 1]) == (16, 16)  # dy from above, dx from the left

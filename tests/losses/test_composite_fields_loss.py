@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from manypose.data.coco import Sample
 from manypose.encoders.cifcaf import CifCafTargets, FieldTargets
 from manypose.heads.composite_fields import coco17_heads
-from manypose.losses.composite_fields import CompositeFieldsLoss, grid_size
+from manypose.losses.composite_fields import CompositeFieldsLoss, FieldBatch, grid_size
 
 REFERENCE = np.load(Path(__file__).resolve().parents[1] / "fixtures" / "openpifpaf" / "loss.npz")
 
@@ -95,3 +96,38 @@ def test_maps_of_another_size_than_the_targets_are_refused():
     with pytest.raises(ValueError, match="cif maps"):
         loss(raw, targets)
 
+
+def two_people_and_a_crowd() -> Sample:
+    """One labelled person, one without a labelled keypoint and a crowd, on a 161 px input."""
+    keypoints = np.zeros((2, 17, 3), np.float32)
+    keypoints[0, 5:9] = [[60, 40, 2], [90, 40, 2], [55, 70, 2], [95, 70, 2]]
+    boxes = np.array([[50, 30, 100, 80], [8, 120, 24, 152]], np.float32)
+    return Sample(image=np.zeros((161, 161, 3), np.uint8), boxes=boxes, keypoints=keypoints,
+                  crowd_boxes=np.array([[120, 8, 152, 40]], np.float32))
+
+
+def test_targets_ignore_the_crowds_and_the_people_without_keypoints():
+    loss = CompositeFieldsLoss(*coco17_heads())
+    targets = loss.targets(two_people_and_a_crowd(), 161)
+    for field in (targets.cif, targets.caf):  # stride 8: cells (x, y) = pixels / 8
+        assert not field.confidence_mask[:, 17, 2].any(), "inside the unlabelled person's box (1..3, 15..19)"
+        assert not field.confidence_mask[:, 3, 17].any(), "inside the crowd (15..19, 1..5)"
+        assert field.confidence_mask[:, 0, 0].all() and field.confidence_mask[:, 10, 14].all()
+
+
+def test_stacked_targets_go_to_the_given_device():
+    targets = CompositeFieldsLoss(*coco17_heads()).targets(two_people_and_a_crowd(), 161)
+    batch = FieldBatch.stacked([targets.cif, targets.cif], torch.device("meta"))
+    assert batch.confidence.shape == (2, 17, 21, 21) and batch.regression.shape == (2, 17, 1, 2, 21, 21)
+    assert {t.device.type for t in (batch.confidence, batch.confidence_mask, batch.regression, batch.scale,
+                                    batch.scale_mask)} == {"meta"}
+
+
+def test_wrong_maps_are_refused_with_what_was_expected():
+    loss = CompositeFieldsLoss(*coco17_heads())
+    targets = [loss.targets(two_people_and_a_crowd(), 161)]
+    cif, caf = torch.zeros(1, 17, 5, 21, 20), torch.zeros(1, 19, 8, 21, 21)
+    with pytest.raises(ValueError, match=r"^1 raw outputs for a cif and a caf head$"):
+        loss([caf], targets)
+    with pytest.raises(ValueError, match=r"^the cif maps are \(17, 5, 21, 20\), their targets \(17, 5, 21, 21\)$"):
+        loss([cif, caf], targets)

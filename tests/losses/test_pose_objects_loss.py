@@ -231,6 +231,27 @@ def test_gains_weigh_the_items():
     assert torch.allclose(doubled_pose / default, torch.tensor([1.0, 2.0, 1.0, 1.0, 1.0]))
 
 
+def test_for_head_builds_the_loss_the_constructor_would_with_the_same_gains_and_top_k():
+    head, levels = PoseObjectsHead(COCO17), random_levels(17, batch=1)
+    box, keypoints = person([20, 20, 90, 120])  # over a hundred anchors inside: top_k matters
+    targets = [PoseTargets(box[None], keypoints[None])]
+    _, default = PoseObjectsLoss(COCO17)(levels, targets)
+    assert torch.equal(PoseObjectsLoss.for_head(head)(levels, targets)[1], default)
+    gains = PoseLossGains(pose=24.0)
+    _, custom = PoseObjectsLoss(COCO17, gains=gains, top_k=1)(levels, targets)
+    assert torch.equal(PoseObjectsLoss.for_head(head, gains=gains, top_k=1)(levels, targets)[1], custom)
+    assert not torch.allclose(custom, default)
+
+
+def test_targets_are_the_samples_people_as_they_are():
+    from manypose.data.coco import Sample
+
+    box, keypoints = person([20, 20, 90, 120])
+    sample = Sample(image=np.zeros((128, 128, 3), np.uint8), boxes=box[None].numpy(), keypoints=keypoints[None].numpy())
+    targets = PoseObjectsLoss(COCO17).targets(sample, 128)
+    assert torch.equal(targets.boxes, box[None]) and torch.equal(targets.keypoints, keypoints[None])
+
+
 def test_decoding_agrees_with_the_network():
     head = PoseHead(PoseObjectsHead(COCO17), [64, 128, 256], light_score_branch=True)
     levels = [level * 3 for level in random_levels(17)]
