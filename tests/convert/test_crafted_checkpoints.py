@@ -186,3 +186,18 @@ def test_a_storage_that_is_not_whole_elements_is_truncated(tmp_path, storage, si
         archive.writestr("archive/data/0", bytes(size))
     with pytest.raises(CheckpointError, match=r"cut\.pth: tensor data record is truncated$"):
         load_checkpoint(tmp_path / "cut.pth")
+
+
+def _encode_call(*args) -> bytes:
+    """A protocol 2 pickle of `_codecs.encode(*args)`, the way pickle writes bytes objects."""
+    return b"\x80\x02c_codecs\nencode\n(" + b"".join(_op(a) for a in args) + b"tR."
+
+
+@pytest.mark.parametrize("args", [("\xff\x01A", "latin1"), ("\xff\x01A", "latin-1"), ("\x01A",)],
+                         ids=["latin1", "latin-1", "default-encoding"])
+def test_encoded_bytes_read_as_codecs_encode_would(tmp_path, args):
+    # both spellings Python accepts for latin-1; with no encoding, ASCII text encodes the same
+    # in every codec, so the call must answer like the real `_codecs.encode(*args)`
+    import _codecs
+    path = _with_pickle(tmp_path / "bytes.pth", _encode_call(*args), storage=False)
+    assert load_checkpoint(path) == _codecs.encode(*args)

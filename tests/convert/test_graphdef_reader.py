@@ -215,3 +215,64 @@ def test_attribute_kinds(tmp_path):
     assert got["type_unknown"] == DT_STRING
     assert got["shape"] == [1, 368, 432, 3]
     assert got["list_i"] == [1, -2, 3]
+
+
+def test_list_attribute_kinds_packed_unpacked_and_repeated(tmp_path):
+    # ListValue: s = 2, i = 3, f = 4, b = 5, shape = 7; every repeated field appends, in order
+    attrs = {
+        "list_s": bytes_field(1, bytes_field(2, b"NHWC") + bytes_field(2, b"a\xffb")),  # bad UTF-8 replaced
+        "list_f": bytes_field(1, packed_fixed(4, "f", [1.5, -2.0]) + float_field(4, 0.25) + float_field(4, 4.0)),
+        "list_b": bytes_field(1, packed_varints(5, [1, 0, 1]) + int_field(5, 0) + int_field(5, 1)),
+        "list_shape": bytes_field(1, bytes_field(7, shape_proto([1, 3])) + bytes_field(7, shape_proto([-1]))),
+    }
+    path = write_graph(tmp_path / "lists.pb", node_proto("n", "Conv2D", attrs))
+    got = read_graphdef(path)["n"].attrs
+    assert got["list_s"] == ["NHWC", "a\ufffdb"]
+    assert got["list_f"] == [1.5, -2.0, 0.25, 4.0]
+    assert got["list_b"] == [True, False, True, False, True]
+    assert all(type(b) is bool for b in got["list_b"])
+    assert got["list_shape"] == [[1, 3], [-1]]
+
+
+def test_a_map_entry_without_a_value_is_skipped(tmp_path):
+    # NodeDef.attr is a map: each entry a message with key = 1 and value = 2; one without a
+    # value carries nothing to read and must not break the node
+    node = node_proto("n", "Identity", {"T": int_field(6, DT_FLOAT)}) + bytes_field(5, bytes_field(1, b"empty"))
+    attrs = read_graphdef(write_graph(tmp_path / "entry.pb", node))["n"].attrs
+    assert attrs["T"] is np.float32 and attrs.get("empty") is None
+
+
+@pytest.mark.parametrize("node", [
+    bytes_field(2, b"Const"),                # no name
+    bytes_field(1, b"c"),                    # no op
+    bytes_field(1, b"") + bytes_field(2, b"Const"),
+], ids=["no-name", "no-op", "empty-name"])
+def test_a_node_without_a_name_or_an_op_is_refused(tmp_path, node):
+    with pytest.raises(GraphDefError, match=r"node\.pb: not a readable TensorFlow GraphDef \(node without a name or an op\)"):
+        read_graphdef(write_graph(tmp_path / "node.pb", node))
+
+
+# --- malformed protobuf: refused, saying why --------------------------------------------------
+
+GOOD_NODE = bytes_field(1, node_proto("c", "Const", {}))
+
+
+@pytest.mark.parametrize("data, reason", [
+    (GOOD_NODE + b"\x0a", "truncated varint"),                       # a key, then nothing
+    (GOOD_NODE + b"\x0a\x85", "truncated varint"),                   # a length cut inside its varint
+    (GOOD_NODE + b"\x08" + b"\xff" * 10 + b"\x01", "malformed varint"),  # 11 bytes: over 64 bits
+    (GOOD_NODE + b"\x0b", "unsupported wire type 3"),                # a (deprecated) group
+    (GOOD_NODE + bytes_field(1, node_proto("d", "Const", {}))[:-2], "truncated or malformed message"),
+    (GOOD_NODE + b"\x11" + b"\0" * 7, "truncated or malformed message"),  # a fixed64 short of a byte
+    (GOOD_NODE + b"\x00\x00", "truncated or malformed message"),     # field number 0
+], ids=["key-only", "cut-length", "long-varint", "group", "cut-message", "cut-fixed64", "field-zero"])
+def test_malformed_protobuf_is_refused_with_its_reason(tmp_path, data, reason):
+    path = tmp_path / "bad.pb"
+    path.write_bytes(data)
+    with pytest.raises(GraphDefError, match=rf"bad\.pb: not a readable TensorFlow GraphDef \({reason}\)"):
+        read_graphdef(path)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(GraphDefError, match=r"missing\.pb: no such file"):
+        read_graphdef(tmp_path / "missing.pb")

@@ -123,3 +123,21 @@ def test_corner_aligned_sizes_are_a_multiple_of_the_stride_plus_one(size, messag
     with pytest.raises(ValueError) as error:
         spec.with_size(size)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("height, width, resized_hw", [
+    (5, 512, (3, 256)),     # 256 * 5 / 512 = 2.5: Math.round rounds halves up (Python's round gives 2)
+    (512, 5, (256, 3)),
+    (1, 1000, (1, 256)),    # Math.round(0.256) = 0: one row kept, not an empty image
+    (1000, 1, (256, 1)),
+    (300, 300, (256, 256)),
+])
+def test_tfjs_sizing_rounds_the_short_side_like_math_round_and_keeps_a_pixel(height, width, resized_hw):
+    # MoveNet's preprocessing (pose-detection): the long side 256, the short one
+    # Math.round(256 * short / long), the image at the top left, zero-padded to a multiple of 32
+    image = np.full((height, width, 3), 200, np.uint8)
+    padded, box = letterbox(image, 256, 32, 0, interpolation="tf_legacy", anchor="top_left")
+    new_h, new_w = resized_hw
+    assert padded.shape[:2] == (-(-new_h // 32) * 32, -(-new_w // 32) * 32)
+    assert (padded[:new_h, :new_w] == 200).all() and (padded == 200).all(axis=2).sum() == new_h * new_w
+    assert box.scale == new_w / width and box.vertical_scale == new_h / height
