@@ -181,3 +181,58 @@ def test_eval_on_another_keypoint_set_uses_its_sigmas():
                 "score": 1.0, "bbox": a["bbox"]} for a in annotations]
     stats, _ = coco_keypoint_stats(load_coco(path), perfect, sigmas=[0.05] * 17)
     assert stats["AP"] == pytest.approx(1.0)
+
+
+def write_crowdpose_truth(path, images, people):
+    """A CrowdPose-style annotation file: `images` as (id, crowd index), `people` as
+    (image id, box, keypoints of 14 as (x, y))."""
+    names = ["left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
+             "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "head", "neck"]
+    annotations = [{"id": n + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0, "bbox": list(box),
+                    "num_keypoints": len(points),
+                    "keypoints": [float(v) for x, y in points for v in (x, y, 2)]}
+                   for n, (image_id, box, points) in enumerate(people)]
+    path.write_text(json.dumps({
+        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480, "crowdIndex": c} for i, c in images],
+        "annotations": annotations, "categories": [{"id": 1, "name": "person", "keypoints": names}]}))
+    return path
+
+
+def test_crowdpose_stats_by_hand(tmp_path):
+    """One person found at OKS 0.52 (a hit at the 0.5 threshold only), one person of a 1x1 box
+    missed: CrowdPose counts people of every size. The easy image has crowd index 0 (its lower
+    border), the hard one nobody to find (pycocotools' -1), and no image is medium (nan)."""
+    from manypose.evaluate import crowdpose_stats, load_coco
+    from manypose.skeleton import CROWDPOSE14
+
+    sigmas = np.asarray(CROWDPOSE14.sigmas)
+    points = np.stack([np.linspace(20, 100, 14), np.linspace(20, 200, 14)], -1)
+    area = 0.53 * 100 * 200
+    # pycocotools' OKS of a keypoint: exp(-d^2 / (2 area (2 sigma)^2)); each one is 0.52 here
+    found = points + np.stack([np.sqrt(-np.log(0.52) * 2 * area * (2 * sigmas) ** 2), np.zeros(14)], -1)
+    path = write_crowdpose_truth(tmp_path / "truth.json", [(1, 0.0), (2, 0.9)],
+                                 [(1, (10, 10, 100, 200), points), (1, (300, 300, 1, 1), [(300.5, 300.5)] * 14)])
+    results = [{"image_id": 1, "category_id": 1, "score": 0.9,
+                "keypoints": [float(v) for x, y in found for v in (x, y, 1)]}]
+    stats, summary = crowdpose_stats(load_coco(path), results, CROWDPOSE14.sigmas)
+    at_half = 51 / 101  # precision 1 up to recall 0.5: 51 of the 101 recall points
+    expected = {"AP": at_half / 10, "AP50": at_half, "AP75": 0.0, "AR": 0.05, "AR50": 0.5, "AR75": 0.0,
+                "AP_easy": at_half / 10, "AP_hard": -1.0}
+    assert set(stats) == set(expected) | {"AP_medium"} and np.isnan(stats["AP_medium"])
+    for name, value in expected.items():
+        assert stats[name] == pytest.approx(value, abs=1e-9), name
+    lines = summary.splitlines()
+    assert len(lines) == 9 and summary.endswith("\n")
+    assert re.fullmatch(r"\s*AP50\s+=\s+0\.505", lines[1]) and re.fullmatch(r"\s*AP_hard\s+=\s+-1\.000", lines[-1])
+    assert re.fullmatch(r"\s*AP_medium\s+=\s+nan", lines[-2]), lines
+
+
+def test_crowdpose_stats_without_detections_are_zero():
+    from manypose.evaluate import crowdpose_stats, load_coco
+    from manypose.skeleton import CROWDPOSE14
+
+    stats, _ = crowdpose_stats(load_coco(shared_path("data/samples/crowdpose/test_crowdpose.json")), [],
+                               CROWDPOSE14.sigmas)
+    assert {name: value for name, value in stats.items() if name != "AP_easy" and name != "AP_hard"} == {
+        "AP": 0.0, "AP50": 0.0, "AP75": 0.0, "AR": 0.0, "AR50": 0.0, "AR75": 0.0, "AP_medium": 0.0}
+    assert np.isnan(stats["AP_easy"]) and np.isnan(stats["AP_hard"])  # both images are medium (0.33, 0.39)

@@ -512,3 +512,17 @@ def test_one_shared_keypoint_is_enough_for_oks():
     iou = 70 * 200 / (90 * 200)
     similarity = pose_similarity(track[None], track_box[None], other[None], other_box[None], COCO17.sigmas, 0.5)
     assert similarity[0, 0] == pytest.approx(0.5 * (hip + iou))
+
+
+def test_oks_of_a_box_under_a_pixel_takes_an_area_of_one():
+    # a person seen as a point (a 0 x 0 box) is scaled as one square pixel, a box of 1.5 square
+    # pixels by its own area; the nose alone seen by both, 0.05 px off
+    track = np.zeros((17, 3))
+    track[0] = (10.0, 10.0, 1.0)
+    other = track.copy()
+    other[0, 0] += 0.05
+    boxes = np.array([[10.0, 10.0, 10.0, 10.0], [10.0, 10.0, 11.5, 11.0]])
+    oks, shared = object_keypoint_similarity(np.stack([track, track]), boxes, other[None], COCO17.sigmas, 0.5)
+    k2 = (2 * 0.026) ** 2
+    assert oks[:, 0] == pytest.approx([math.exp(-0.0025 / (2 * 1.0 * k2)), math.exp(-0.0025 / (2 * 1.5 * k2))])
+    assert shared.all()

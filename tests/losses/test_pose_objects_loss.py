@@ -327,6 +327,36 @@ def test_with_nobody_the_class_loss_is_the_summed_cross_entropy_over_all_anchors
     assert items["cls"] == pytest.approx(0.5 * 336 * np.log(2), rel=1e-6)
 
 
+def test_a_tiny_person_is_widened_to_the_second_levels_stride_only():
+    # one level (stride 8): the person [10, 0, 12, 8] is widened to 8 px, [7, 15], which leaves
+    # the anchor at x = 4 outside: nobody is assigned (widened to 16 px it would be inside)
+    items = one_anchor_items([10.0, 0.0, 12.0, 8.0], [11.0, 4.0, 2.0])
+    assert items["box"] == items["pose"] == items["kobj"] == items["dfl"] == 0.0
+    assert items["cls"] == pytest.approx(0.5 * np.log(2), rel=1e-6)  # the one anchor as background
+
+
+@pytest.mark.parametrize("strides, side", [((8, 16, 32), 16.0), ((8, 16), 16.0), ((8,), 8.0), ((16, 32, 64), 32.0)])
+def test_the_assigner_gets_top_k_and_the_second_levels_stride(strides, side):
+    loss = PoseObjectsLoss(COCO17, strides=strides, top_k=3)
+    assert (loss.assigner.top_k, loss.assigner.min_box_side) == (3, side)
+
+
+def test_the_loss_has_no_state_to_save():
+    # its constants move with the module (buffers) but stay out of checkpoints
+    loss = PoseObjectsLoss(FIVE_POINTS, box_bins=8)
+    assert set(dict(loss.named_buffers())) == {"sigmas", "bins"}
+    assert loss.state_dict() == {}
+    assert loss.sigmas.tolist() == pytest.approx(FIVE_POINTS.sigmas) and loss.bins.tolist() == list(range(8))
+
+
+def test_levels_that_do_not_fit_the_loss_are_named():
+    loss = PoseObjectsLoss(FIVE_POINTS)
+    with pytest.raises(ValueError, match="^2 levels for 3 strides$"):
+        loss(random_levels(5, batch=1)[:2], [])
+    with pytest.raises(ValueError, match=r"^a level has 116 channels, the head 80$"):  # 64 + 1 + 17 * 3, 64 + 1 + 5 * 3
+        loss.flatten(random_levels(17, batch=1))
+
+
 def test_mean_or_zero_is_the_mean_and_zero_for_nothing():
     assert mean_or_zero(torch.tensor([3.0])) == 3.0
     assert mean_or_zero(torch.tensor([[1.0, 2.0], [3.0, 6.0]])) == 3.0
@@ -356,6 +386,38 @@ def test_complete_iou_is_one_for_equal_boxes_and_penalizes_distance():
     assert torch.isclose(complete_iou(box, box), torch.tensor(1.0))
     apart = complete_iou(box, box + torch.tensor([100.0, 0.0, 100.0, 0.0]))
     assert apart < 0  # no overlap, and the centres are far apart
+
+
+# CIoU of box pairs as Ultralytics computes it (ultralytics.utils.metrics.bbox_iou(a, b, xywh=False,
+# CIoU=True) in float64, version 8.4): overlapping boxes of other aspect ratios, boxes apart along
+# one axis, a box of zero height on either side, boxes so small that eps counts
+CIOU_REFERENCE = [
+    ([10.0, 20.0, 50.0, 90.0], [30.0, 10.0, 100.0, 60.0], 0.027268075948732012),
+    ([15.0, 0.0, 25.0, 40.0], [10.0, 10.0, 30.0, 30.0], 0.31548665080672744),
+    ([0.0, 0.0, 10.0, 10.0], [20.0, 5.0, 30.0, 40.0], -0.29233636712472033),
+    ([0.0, 0.0, 10.0, 10.0], [5.0, 20.0, 30.0, 40.0], -0.3125245069551395),
+    ([0.0, 5.0, 10.0, 5.0], [0.0, 0.0, 10.0, 10.0], -0.04999999485408479),
+    ([0.0, 0.0, 10.0, 10.0], [0.0, 5.0, 10.0, 5.0], -0.04999999485408479),
+    ([0.0, 0.0, 1e-4, 1e-3], [0.0, 0.0, 1e-4, 1e-3], 0.49995000499950004),
+    ([0.0, 0.0, 0.0, 0.0], [3e-4, 0.0, 3e-4, 0.0], -0.47368421052631576),
+]
+
+
+@pytest.mark.parametrize("box_a, box_b, expected", CIOU_REFERENCE)
+def test_complete_iou_equals_ultralytics(box_a, box_b, expected):
+    ours = complete_iou(torch.tensor(box_a, dtype=torch.float64), torch.tensor(box_b, dtype=torch.float64))
+    assert ours.item() == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_complete_iou_by_hand():
+    # a 10 x 40 and a 20 x 20 box about one centre: IoU 200 / 600, no centre term, and the
+    # aspect term v = 4 / pi^2 (atan(1) - atan(1/4))^2 weighted by v / (1 - IoU + v)
+    a, b = torch.tensor([15.0, 0.0, 25.0, 40.0], dtype=torch.float64), torch.tensor([10.0, 10.0, 30.0, 30.0],
+                                                                                  dtype=torch.float64)
+    iou = 1 / 3
+    v = 4 / np.pi ** 2 * (np.arctan(1.0) - np.arctan(0.25)) ** 2
+    assert complete_iou(a, b).item() == pytest.approx(iou - v * v / (1 - iou + v), rel=1e-6)
+    assert complete_iou(b, a).item() == pytest.approx(iou - v * v / (1 - iou + v), rel=1e-6)
 
 
 def assign(pred_boxes, gt_boxes, anchors, gt_mask=None, top_k=10, scores=None):
@@ -397,6 +459,29 @@ def test_a_tiny_person_is_widened_to_cover_an_anchor():
     anchors = [[12.0, 12.0], [40.0, 40.0]]
     result = assign([[6.0, 6.0, 18.0, 18.0], [30.0, 30.0, 50.0, 50.0]], [[8.0, 8.0, 11.0, 11.0]], anchors)
     assert result.foreground.tolist() == [[True, False]]
+
+
+def test_an_anchor_must_lie_more_than_eps_inside_a_box():
+    # as Ultralytics' select_candidates_in_gts: distances to the box's sides must exceed 1e-9;
+    # float64, so that 1e-9 px is exact. Anchors 1e-9 and 2e-9 px inside the left side of the
+    # first person and inside the right side of the second
+    gt_boxes = torch.tensor([[[0.0, 0.0, 20.0, 20.0], [-20.0, -20.0, 0.0, 0.0]]], dtype=torch.float64)
+    anchors = torch.tensor([[1e-9, 5.0], [2e-9, 5.0], [-1e-9, -5.0], [-2e-9, -5.0]], dtype=torch.float64)
+    boxes = torch.tensor([[[0.0, 0.0, 20.0, 20.0]] * 2 + [[-20.0, -20.0, 0.0, 0.0]] * 2], dtype=torch.float64)
+    result = TaskAlignedAssigner()(torch.full((1, 4, 1), 0.8, dtype=torch.float64), boxes, anchors,
+                                   torch.zeros(1, 2, dtype=torch.long), gt_boxes, torch.ones(1, 2, dtype=torch.bool))
+    assert result.foreground.tolist() == [[False, True, False, True]]
+    assert result.gt_index[0, [1, 3]].tolist() == [0, 1]
+
+
+def test_an_anchor_chosen_by_one_person_stays_with_it_though_it_overlaps_another_more():
+    # top_k 1: the first person's best anchor predicts a box nearer the second person, whose
+    # best anchor predicts it exactly; only anchors chosen by several people go to the best overlap
+    first, second = [20.0, 20.0, 80.0, 80.0], [40.0, 40.0, 100.0, 100.0]
+    result = assign([[32.0, 32.0, 92.0, 92.0], second], [first, second], [[50.0, 50.0], [60.0, 60.0]], top_k=1)
+    assert result.foreground.tolist() == [[True, True]]
+    assert result.gt_index[0].tolist() == [0, 1]
+    assert result.boxes[0].tolist() == [first, second]
 
 
 def test_pad_targets_masks_the_padding():

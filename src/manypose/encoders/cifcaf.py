@@ -48,7 +48,6 @@ from dataclasses import dataclass
 import numpy as np
 
 CIF_SIDE = 4                 # cells claimed around a keypoint, a side
-CIF_PADDING = 10             # cells beyond the grid a keypoint's square may reach and still count
 CIF_IGNORE_MARGIN = 1.5      # cells around an ignored box, CIF
 CAF_IGNORE_MARGIN = 1.0      # cells around an ignored box, CAF
 CAF_WIDTH = 3                # cells across a segment that it claims
@@ -224,7 +223,10 @@ def person_scale(person: np.ndarray, skeleton: "skeleton.Skeleton") -> float:
     labelled = person[:, 2] > 0
     if labelled.sum() < MIN_LABELLED_FOR_SCALE:
         return np.nan
-    scale = np.sqrt(_box_area(person[labelled, :2])) * min(MAX_SCALE_FACTOR, _missing_factor(labelled, skeleton))
+    factor = _missing_factor(labelled, skeleton)
+    if np.isinf(factor):
+        return np.nan
+    scale = np.sqrt(_box_area(person[labelled, :2])) * min(MAX_SCALE_FACTOR, factor)
     return scale if scale >= MIN_SCALE else np.nan
 
 
@@ -239,7 +241,7 @@ def _missing_factor(labelled: np.ndarray, skeleton: "skeleton.Skeleton") -> floa
         whole = _box_area(reference)
         part = _box_area(reference[labelled])
         ratios.append(whole / part if part > MIN_REFERENCE_AREA_FRACTION * whole else np.inf)
-    return float(np.sqrt(min(ratios)))  # inf: no view tells the size, scale NaN
+    return float(np.sqrt(min(ratios)))  # inf: no view tells the size
 
 
 def _box_area(points: np.ndarray) -> float:
@@ -254,9 +256,6 @@ def fill_keypoints(field: _Field, person: np.ndarray, keypoint_scales: np.ndarra
     for keypoint in np.flatnonzero(person[:, 2] > 0):
         point = person[keypoint, :2]
         corner_x, corner_y = np.round(point - (CIF_SIDE - 1) / 2).astype(int)
-        if not (-CIF_PADDING <= corner_x <= width + CIF_PADDING - CIF_SIDE
-                and -CIF_PADDING <= corner_y <= height + CIF_PADDING - CIF_SIDE):
-            continue
         rows, cols = np.meshgrid(corner_y + offsets, corner_x + offsets, indexing="ij")
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
         rows, cols = rows[inside], cols[inside]
