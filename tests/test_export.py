@@ -285,3 +285,16 @@ def test_the_smallest_demo_variants_are_area_averaged_at_a_quarter_width_and_an_
         placed = np.full_like(canvas, 114)
         placed[top:top + small.shape[0], left:left + small.shape[1]] = small
         assert np.array_equal(canvas, placed)
+
+
+def test_the_demo_variants_place_a_non_square_image_by_its_own_height_and_width(tmp_path, monkeypatch):
+    # the bundled image is square: a wide one tells rows from columns when the halves are placed
+    wide = np.random.default_rng(0).integers(0, 114, (60, 100, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "wide.png"), wide)
+    monkeypatch.setattr(manypose.zoo, "DEMO_IMAGE", tmp_path / "wide.png")
+    variants = export.demo_variants()
+    half = cv2.resize(wide, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    assert half.shape == (30, 50, 3) and variants[1].shape == (60, 160, 3)
+    placed = np.full((60, 160, 3), 114, np.uint8)
+    placed[:30, :50] = half
+    assert np.array_equal(variants[1], placed)

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from manypose.data.transforms import InputSpec, letterbox
+from manypose.data.transforms import InputSpec, letterbox, stretch
 
 from conftest import shared_path
 
@@ -141,3 +141,10 @@ def test_tfjs_sizing_rounds_the_short_side_like_math_round_and_keeps_a_pixel(hei
     assert padded.shape[:2] == (-(-new_h // 32) * 32, -(-new_w // 32) * 32)
     assert (padded[:new_h, :new_w] == 200).all() and (padded == 200).all(axis=2).sum() == new_h * new_w
     assert box.scale == new_w / width and box.vertical_scale == new_h / height
+
+
+def test_stretch_resizes_bilinearly_by_default_with_each_sides_own_scale():
+    image = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    resized, geometry = stretch(image, 16, 9)
+    assert np.array_equal(resized, cv2.resize(image, (16, 9), interpolation=cv2.INTER_LINEAR))
+    assert (geometry.scale_x, geometry.scale_y) == (2.0, 1.5)

@@ -1,5 +1,6 @@
-"""The PAF decoder on synthetic fields with known answers."""
+"""The PAF decoder on synthetic fields, and its assembly on synthetic peaks, with known answers."""
 import numpy as np
+import pytest
 
 from manypose.decoders.paf import PafDecoder
 from manypose.heads.paf import OPENPOSE18_LIMBS
@@ -70,3 +71,42 @@ def test_with_one_part_enough_every_unjoined_part_is_a_person():
     assert [f[0] for f in found] == [e[0] for e in expected]
     np.testing.assert_allclose(np.array([f[1:] for f in found]), np.array([e[1:] for e in expected]), atol=4)
     assert len(PafDecoder(OPENPOSE18_LIMBS, smooth_sigma=0, min_parts=2, min_person_score=0)(fields)[2]) == 1
+
+
+# assembly alone: limbs as (part a, part b, field channels), the channels unused there
+CHAIN = ((0, 1, 0, 1), (2, 3, 2, 3), (1, 2, 4, 5))
+
+
+def one_peak_per_part(parts: int, candidates: int = 1, score: float = 0.5) -> list:
+    return [np.array([(10 * i, 10 * part, score) for i in range(candidates)], np.float32) for part in range(parts)]
+
+
+def test_a_limb_joining_two_people_that_agree_merges_them_and_their_totals():
+    decoder = PafDecoder(CHAIN, num_parts=4, min_parts=2, min_person_score=0)
+    # limbs 0 and 1 start two people (parts 0-1 and 2-3); limb 2 joins part 1 of the first to part 2 of the second
+    connections = [np.array([(0, 0, 0.25)], np.float32), np.array([(0, 0, 0.25)], np.float32),
+                   np.array([(0, 0, 0.125)], np.float32)]
+    people, scores = decoder.assemble(one_peak_per_part(4), connections)
+    np.testing.assert_array_equal(people, [[0, 0, 0, 0]])
+    total = 4 * 0.5 + 0.25 + 0.25 + 0.125  # every peak and every limb once
+    np.testing.assert_allclose(scores, [(total / 4) / (1 + total / 4)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("first, second", [(0, 1), (1, 0)])  # candidate 0 on either side
+def test_a_limb_joining_two_people_that_disagree_on_a_part_leaves_them_apart(first, second):
+    limbs = ((0, 1, 0, 1), (0, 2, 2, 3), (1, 2, 4, 5))
+    decoder = PafDecoder(limbs, num_parts=3, min_parts=2, min_person_score=0)
+    f, s = first, second
+    connections = [np.array([(f, f, 0.5), (s, s, 0.5)], np.float32),  # people [f, f, -] and [s, s, -]
+                   np.array([(s, f, 0.5)], np.float32),                # the second gets part 2: [s, s, f]
+                   np.array([(f, f, 0.5)], np.float32)]                # part 1 of the first, part 2 of the second
+    people, _ = decoder.assemble(one_peak_per_part(3, candidates=2), connections)
+    assert sorted(map(tuple, people.tolist())) == sorted([(f, f, -1), (s, s, f)])
+
+
+def test_unjoined_parts_become_people_missing_every_other_part():
+    decoder = PafDecoder(CHAIN, num_parts=4, min_parts=1, min_person_score=0)
+    peaks = [np.array([(5, 5, 0.5)], np.float32)] + [np.zeros((0, 3), np.float32)] * 3
+    people, scores = decoder.assemble(peaks, [np.zeros((0, 3), np.float32)] * 3)
+    np.testing.assert_array_equal(people, [[0, -1, -1, -1]])  # -1: missing, as assemble documents
+    np.testing.assert_allclose(scores, [0.5 / 1.5])
