@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from manypose.convert.tfjs import TfjsError, is_tfjs_model, read_tfjs_graph
+from manypose.convert.tfjs import TfjsError, input_node_name, is_tfjs_model, read_tfjs_graph
 
 KNOWN_QUANTIZATIONS = "known: float16, uint8, uint16 of float32 or int32 weights"
 
@@ -212,3 +212,31 @@ def test_absolute_shard_path_is_refused(tmp_path):
     path = write_model(tmp_path / "model", [const("w")], [{"paths": [str(elsewhere)], "weights": [
         {"name": "w", "shape": [1], "dtype": "float32"}]}])
     assert error_of(path) == f"{path}: weight shard {str(elsewhere)!r} lies outside the model's folder"
+
+
+# --- the model file's kind, and input names ------------------------------------------------
+
+def test_model_without_format_is_read_as_a_graph_model(tmp_path):
+    (tmp_path / "model.json").write_text(json.dumps({"modelTopology": {"node": [{"name": "x", "op": "Placeholder"}]}}))
+    assert list(read_tfjs_graph(tmp_path / "model.json")) == ["x"]
+
+
+def test_layers_model_is_refused_with_its_format(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"format": "layers-model", "modelTopology": {"node": []}}))
+    assert error_of(path) == f"{path}: not a TensorFlow.js graph model (format 'layers-model')"
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"text"', "null", "{}", '{"modelTopology": {"node": {}}}'])
+def test_json_without_a_node_list_is_refused(tmp_path, text):
+    path = tmp_path / "model.json"
+    path.write_text(text)
+    assert error_of(path) == f"{path}: not a TensorFlow.js graph model (no modelTopology.node list)"
+
+
+def test_control_and_indexed_inputs_name_their_nodes(tmp_path):
+    path = write_model(tmp_path, [{"name": "Xray", "op": "Placeholder"},
+                                  {"name": "y", "op": "Identity", "input": ["Xray:0", "^Xray"]}])
+    assert read_tfjs_graph(path)["y"].inputs == ["Xray:0", "^Xray"]
+    assert input_node_name("^Xray") == "Xray" and input_node_name("Xray:1") == "Xray"
+    assert input_node_name(" a") == " a"  # only the control-input caret is stripped

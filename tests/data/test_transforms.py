@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from manypose.data.transforms import InputSpec, letterbox, stretch
+from manypose.data.transforms import InputSpec, letterbox, resize, stretch, tf_legacy_resize
 
 from conftest import shared_path
 
@@ -148,3 +148,12 @@ def test_stretch_resizes_bilinearly_by_default_with_each_sides_own_scale():
     resized, geometry = stretch(image, 16, 9)
     assert np.array_equal(resized, cv2.resize(image, (16, 9), interpolation=cv2.INTER_LINEAR))
     assert (geometry.scale_x, geometry.scale_y) == (2.0, 1.5)
+
+
+def test_tf_legacy_resize_samples_dst_times_in_over_out_and_repeats_the_last_pixel():
+    # TF1 bilinear (align_corners=False, half_pixel_centers=False): output i samples the input at
+    # i * 2 / 4 = 0, 0.5, 1, 1.5; the neighbour of the last pixel is the last pixel itself
+    image = np.array([[0, 100], [200, 40]], np.uint8)[:, :, None]
+    expected = [[0, 50, 100, 100], [100, 85, 70, 70], [200, 120, 40, 40], [200, 120, 40, 40]]
+    np.testing.assert_array_equal(tf_legacy_resize(image, 4, 4)[:, :, 0], expected)
+    np.testing.assert_array_equal(resize(image, 4, 4, "tf_legacy")[:, :, 0], expected)

@@ -120,3 +120,71 @@ def test_head_metadata_round_trips_through_the_model_description():
     assert head_from_dict(head.to_dict(), COCO17) == head
     assert head.output_names == ("centers", "keypoint_heatmaps", "keypoint_regression", "keypoint_offsets",
                                  "box_sizes", "box_offsets")
+
+
+# --- the graph's comparisons and float32 arithmetic, at their exact edges -------------------
+
+def test_keypoint_scored_exactly_at_the_keypoint_threshold_is_not_counted():
+    # the graph counts keypoints with Greater(score, 0.126953125): strictly above
+    maps = add_person(empty_maps(), 5, 6, score=0.5, heat=0.0)
+    maps["keypoint_heatmaps"][0, 7, 5] = 0.5
+    maps["keypoint_heatmaps"][1, 7, 5] = 0.126953125  # exactly the threshold (float32-exact)
+    _, scores, keypoints = CenterDecoder(score_threshold=0.0)(maps)
+    assert keypoints[0, 1, 2] == np.float32(0.126953125)
+    assert scores.tolist() == [0.25]  # 0.5 * 0.5 / 1, not 0.5 * (0.5 + 0.127) / 2
+
+
+def test_person_score_is_the_sum_times_the_float32_reciprocal_of_the_count():
+    # the graph: Sum * Reciprocal(Maximum(count, 1)), all float32
+    maps = add_person(empty_maps(), 5, 6, score=1.0, heat=0.0)
+    for channel, heat in enumerate((0.5, 0.5, 0.146728515625)):
+        maps["keypoint_heatmaps"][channel, 7, 5] = heat
+    boxes, scores, _ = CenterDecoder(score_threshold=0.0)(maps)
+    expected = np.float32(1.146728515625) * (np.float32(1) / np.float32(3))
+    assert scores.dtype == np.float32 and boxes.dtype == np.float32
+    assert scores.tolist() == [float(expected)]  # 0.38224286, where float64 arithmetic gives 0.38224283
+
+
+def test_person_scored_exactly_at_the_score_threshold_is_kept():
+    maps = add_person(empty_maps(), 5, 6, score=0.5, heat=0.0)
+    maps["keypoint_heatmaps"][0, 7, 5] = 0.5  # the only counted keypoint: 0.5 * 0.5 = 0.25 exactly
+    _, scores, _ = CenterDecoder()(maps)  # score_threshold 0.25
+    assert scores.tolist() == [0.25]
+
+
+def test_equal_scores_keep_the_row_major_order_of_their_centres():
+    maps = empty_maps()
+    cells = [(row, col) for row in (2, 8) for col in (1, 4, 7, 10, 13)]
+    for index, (row, col) in enumerate(cells):  # equal centres; keypoint heats 1, 0.5, 1, 0.5, ...
+        add_person(maps, row, col, score=0.5, regression=(0.0, 0.0), heat=1.0 if index % 2 == 0 else 0.5)
+    _, scores, keypoints = CenterDecoder(score_threshold=0.0, max_people=10)(maps)
+    order = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9]
+    assert scores.tolist() == [0.5] * 5 + [0.25] * 5
+    np.testing.assert_array_equal(keypoints[:, 0, :2], [[cells[i][1] * 4, cells[i][0] * 4] for i in order])
+
+
+def test_equal_centre_peaks_beyond_max_people_are_taken_in_row_major_order():
+    centres = np.zeros((1, SIZE, SIZE), np.float32)
+    centres[0, 1::3, 1::3] = 0.5  # 25 equal peaks, three cells apart
+    rows, cols, scores = CenterDecoder().people(centres)  # max_people 6
+    assert list(zip(rows.tolist(), cols.tolist())) == [(1, 1), (1, 4), (1, 7), (1, 10), (1, 13), (4, 1)]
+    assert scores.tolist() == [0.5] * 6
+
+
+def test_a_centre_exactly_the_tolerance_below_its_neighbour_is_no_peak():
+    # the graph: Less(Abs(centres - max_pool(centres)), 1.0132789611816406e-06), 17 float32 ulps at 0.5
+    centres = np.zeros((1, SIZE, SIZE), np.float32)
+    centres[0, 5, 5] = 0.5
+    centres[0, 5, 6] = 0.5 + 17 * 2.0 ** -24
+    _, cols, scores = CenterDecoder().people(centres)
+    assert cols[0] == 6 and scores[0] == np.float32(0.5 + 17 * 2.0 ** -24) and scores[1] == 0
+    centres[0, 5, 6] = 0.5 + 16 * 2.0 ** -24  # within the tolerance: both are peaks
+    assert np.count_nonzero(CenterDecoder().people(centres)[2]) == 2
+
+
+def test_float64_centres_decode_as_their_float32_rounding():
+    centres = np.zeros((1, SIZE, SIZE), np.float64)
+    centres[0, 5, 5] = 0.5
+    centres[0, 5, 6] = 0.5 + 16.6 * 2.0 ** -24  # 17 ulps in float32, 16.6 (within the tolerance) in float64
+    for got, want in zip(CenterDecoder().people(centres), CenterDecoder().people(centres.astype(np.float32))):
+        np.testing.assert_array_equal(got, want)
