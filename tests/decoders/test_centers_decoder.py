@@ -188,3 +188,31 @@ def test_float64_centres_decode_as_their_float32_rounding():
     centres[0, 5, 6] = 0.5 + 16.6 * 2.0 ** -24  # 17 ulps in float32, 16.6 (within the tolerance) in float64
     for got, want in zip(CenterDecoder().people(centres), CenterDecoder().people(centres.astype(np.float32))):
         np.testing.assert_array_equal(got, want)
+
+
+def test_boxes_take_negative_sizes_as_zero_and_are_clipped_to_the_grid():
+    maps = empty_maps()
+    maps["box_sizes"][:, 4, 5] = (-3.0, 6.0)      # height below zero: a box of no height
+    maps["box_sizes"][:, 1, 14] = (10.0, 10.0)    # reaches past the top and the right edge
+    maps["box_offsets"][:, 1, 14] = (0.0, 0.5)
+    maps["box_sizes"][:, 0, 0] = (-1.0, 2.0)      # no height, at the top edge
+    maps["box_offsets"][:, 0, 0] = (0.0, -5.0)    # and moved left off the grid
+    maps["box_sizes"][:, 15, 15] = 2.0
+    maps["box_offsets"][:, 15, 15] = (3.0, 3.0)   # moved past the bottom-right corner
+    boxes = CenterDecoder().boxes(maps, np.array([4, 1, 0, 15]), np.array([5, 14, 0, 15]))
+    np.testing.assert_array_equal(boxes, [[4, 2, 4, 8], [0, 9.5, 6, 16], [0, 0, 0, 0], [16, 16, 16, 16]])  # y0, x0, y1, x1
+
+
+def test_only_cells_from_the_boxs_top_left_edge_to_before_its_bottom_right_one_are_searched():
+    # the box of the centre (8, 8) spans cells 6 to 10 (size 4): keypoint k's heatmap peaks on one
+    # edge cell, and the regression points at that cell so only the box decides
+    maps = empty_maps()
+    maps["centers"][0, 8, 8] = 0.9
+    maps["box_sizes"][:, 8, 8] = 4.0
+    edges = {0: (6, 8), 1: (8, 6), 2: (10, 8), 3: (8, 10)}  # top and left inside; bottom and right outside
+    for keypoint, (row, col) in edges.items():
+        maps["keypoint_regression"][2 * keypoint:2 * keypoint + 2, 8, 8] = (row - 8, col - 8)
+        maps["keypoint_heatmaps"][keypoint, row, col] = 0.8
+    _, _, keypoints = CenterDecoder(score_threshold=0.0)(maps)
+    found = {k: keypoints[0, k, 2] > 0.5 for k in edges}
+    assert found == {0: True, 1: True, 2: False, 3: False}
