@@ -84,3 +84,12 @@ def session_model_cache(tmp_path_factory):
 def isolated_model_cache(tmp_path, monkeypatch):
     """Each test has a model cache of its own: none sees what another exported."""
     monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path / "manypose-home"))
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """Test ids without spaces: tools that pass ids on a command line (mutmut) would split them."""
+    if isinstance(val, bytes):
+        val = val.decode("ascii", "backslashreplace")
+    if isinstance(val, str) and " " in val:
+        return val.replace(" ", "_")
+    return None
