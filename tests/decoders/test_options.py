@@ -31,6 +31,21 @@ def test_unknown_options_are_refused():
         DecoderOptions.from_given(min_people=3)
 
 
+def test_the_refusals_name_every_option_involved():
+    with pytest.raises(TypeError) as unknown:
+        DecoderOptions.from_given(min_people=3, given=frozenset(), flip=True)
+    # "given" is bookkeeping, not an option a user sets
+    assert str(unknown.value) == ("unknown decoder option flip, given, min_people; "
+                                  "known: iou_threshold, max_detections, score_threshold")
+    options = DecoderOptions.from_given(iou_threshold=0.5, max_detections=5, score_threshold=None)
+    with pytest.raises(ValueError) as refused:
+        options.check_honoured(("score_threshold", "max_detections"), "the paf decoder")
+    assert str(refused.value) == "the paf decoder has no iou_threshold; it honours max_detections, score_threshold"
+    with pytest.raises(ValueError) as none:
+        options.check_honoured((), "a test decoder")
+    assert str(none.value) == "a test decoder has no iou_threshold, max_detections; it honours no decoder option"
+
+
 def test_a_decoder_refuses_what_it_cannot_honour_only_when_set():
     paf = codec_for([PafHead(OPENPOSE18)])
     paf.decoder(DecoderOptions())  # the IoU default is simply not used
