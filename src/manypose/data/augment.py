@@ -31,6 +31,7 @@ from ..draw import draw_poses
 from ..poses import Poses
 from ..skeleton import Skeleton
 from .coco import Sample
+from .transforms import bgr_triple
 
 CROWD_COLOUR = (0, 0, 255)  # BGR red: regions training ignores
 MOSAIC_TILES = 4
@@ -137,10 +138,6 @@ def warp(sample: Sample, matrix: np.ndarray, size: int, pad_value: int | tuple) 
     return replace(sample, image=warped, keypoints=keypoints,
                    boxes=transform_boxes(sample.boxes, matrix, (width, height), size),
                    crowd_boxes=transform_boxes(sample.crowd_boxes, matrix, (width, height), size))
-
-
-def bgr_triple(pad_value: int | tuple) -> tuple[int, int, int]:
-    return tuple(int(value) for value in np.broadcast_to(pad_value, 3))
 
 
 def shrink_before_warp(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

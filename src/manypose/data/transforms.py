@@ -63,6 +63,11 @@ class Stretch:
         return xy
 
 
+def bgr_triple(pad_value: int | tuple) -> tuple[int, int, int]:
+    """A pad value, one grey level or a BGR triple, as the triple OpenCV's borders take."""
+    return tuple(int(value) for value in np.broadcast_to(pad_value, 3))
+
+
 def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: int | tuple = 114,
               minimal_padding: bool = True, interpolation: str = "linear",
               corner_aligned: bool = False, anchor: str = "center") -> tuple[np.ndarray, Letterbox]:
@@ -93,7 +98,7 @@ def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: i
         left, top = int(round(pad_w - 0.1)), int(round(pad_h - 0.1))
     right, bottom = canvas_w - new_w - left, canvas_h - new_h - top
     padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT,
-                                value=pad_value if isinstance(pad_value, tuple) else (pad_value,) * 3)
+                                value=bgr_triple(pad_value))
     if interpolation == "tf_legacy":  # each side scaled by its own rounded size (see Letterbox)
         return padded, Letterbox(new_w / width, left, top, canvas_w, canvas_h, scale_y=new_h / height)
     return padded, Letterbox(scale, left, top, canvas_w, canvas_h)

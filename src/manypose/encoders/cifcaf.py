@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
 
 CIF_SIDE = 4                 # cells claimed around a keypoint, a side
