@@ -82,7 +82,7 @@ MOVES = {
 }
 
 
-@pytest.mark.parametrize("move", MOVES, ids=str)
+@pytest.mark.parametrize("move", MOVES)
 @pytest.mark.parametrize("size", [(480, 360), (1200, 900)], ids=["enlarged", "shrunk"])
 def test_keypoints_stay_on_their_content(move, size):
     options = AugmentOptions(**{**vars(STILL), **MOVES[move]})

@@ -187,7 +187,7 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("case", MALFORMED, ids=str)
+@pytest.mark.parametrize("case", MALFORMED)
 def test_malformed_files_name_the_offending_entry(folder, case):
     path, value, message = MALFORMED[case]
     with pytest.raises(AnnotationFileError, match="keypoints.json: .*" + message):
