@@ -35,7 +35,9 @@ TINY_BACKBONE = {"stem_channels": 16, "stage_repeats": [1, 2, 1], "stage_channel
 
 
 def tiny_model(folder: Path, size: int) -> Path:
-    """The tiny network, initialised (seed 0), as a model folder whose input is `size` pixels."""
+    """The tiny network, initialised (seed 0), as a model folder whose input is `size` pixels,
+    letterboxed square like its training inputs (a network this small, fitted to 8 images, knows
+    only the geometry it was trained on)."""
     torch.manual_seed(0)
     base = untrained_model("shufflenetv2k16")
     arch = {**base.architecture, "variant": "shufflenetv2k-tiny"}
@@ -43,7 +45,7 @@ def tiny_model(folder: Path, size: int) -> Path:
     network = build_network(arch, base.heads)
     weights = {k: v.numpy() for k, v in network.state_dict().items() if not k.endswith("num_batches_tracked")}
     description = {**base.description, "name": "shufflenetv2k-tiny", "architecture": arch,
-                   "input": {**base.description["input"], "size": size},
+                   "input": {**base.description["input"], "size": size, "square": True},
                    "provenance": {"initialised": "torch defaults, seed 0"}}
     return modelfile.save(folder / "tiny", description, weights, dtype="float32")
 
@@ -53,6 +55,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--size", type=int, default=257, help="16 k + 1 pixels")
     parser.add_argument("--translate", type=float, default=0.05, help="random shift, a fraction of the size")
+    parser.add_argument("--zoom", type=float, nargs=2, default=(0.9, 1.1), help="random zoom range (1 fits the long side)")
     parser.add_argument("--optimizer", default="adamw")
     parser.add_argument("--lr", type=float, default=3e-3, help="from scratch (the trainer cannot tell that the "
                                                                 "folder's weights are untrained)")
@@ -61,7 +64,7 @@ def main() -> None:
     annotations = eight_images(folder)
     model = tiny_model(folder, args.size)
     before = training_ap(model, annotations)
-    light = AugmentOptions(size=args.size, scale=(0.9, 1.1), translate=args.translate, flip=0.0, hsv=(0.0, 0.0, 0.0))
+    light = AugmentOptions(size=args.size, scale=tuple(args.zoom), translate=args.translate, flip=0.0, hsv=(0.0, 0.0, 0.0))
     options = TrainOptions(annotations, COCO / "train2017", folder / "run", model=str(model), epochs=1,
                            repeats=args.steps, batch_size=IMAGES, optimizer=args.optimizer, lr=args.lr, workers=0,
                            augment=light, ema_decay=0.99)

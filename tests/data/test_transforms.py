@@ -51,7 +51,8 @@ def test_padding_is_centred_and_grey():
     assert (padded[0] == 114).all() and (padded[box.pad_top + 1] == 0).all()
 
 
-@pytest.mark.parametrize("spec", [InputSpec(size=320), InputSpec(size=(432, 368), resize="stretch")])
+@pytest.mark.parametrize("spec", [InputSpec(size=320), InputSpec(size=320, square=True),
+                                  InputSpec(size=(432, 368), resize="stretch")], ids=["minimal", "square", "stretch"])
 @pytest.mark.parametrize("shape", [(240, 320, 3), (333, 211, 3)])
 def test_geometry_maps_both_ways(spec, shape):
     image = np.zeros(shape, np.uint8)
@@ -71,6 +72,15 @@ def test_input_spec_prepares_as_described():
     assert blob.shape == (1, 3, 32, 64) and geometry.scale == pytest.approx(0.32)  # padded to the stride only
     centre = blob[0, :, 16, 32]  # inside the image: RGB order, (pixel - mean) * scale
     np.testing.assert_allclose(centre, [(200 - 10) * 0.5, (0 - 20) * 0.5, (0 - 30) * 0.5])
+
+
+def test_a_square_input_is_letterboxed_like_a_training_input():
+    image = np.full((100, 200, 3), 50, np.uint8)
+    spec = InputSpec(size=64, stride=32, scale=1.0, pad_value=7, square=True)
+    blob, geometry = spec.prepare(image)
+    assert blob.shape == (1, 3, 64, 64) and geometry.pad_top == 16 and geometry.pad_left == 0  # centred, 32 rows high
+    assert (blob[0, :, :16] == 7).all() and (blob[0, :, 16:48] == 50).all() and (blob[0, :, 48:] == 7).all()
+    assert InputSpec.from_dict(spec.to_dict()) == spec
 
 
 def test_per_channel_scale_and_pad_value_are_in_channel_order():

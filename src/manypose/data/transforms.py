@@ -177,6 +177,8 @@ class InputSpec:
     corner_aligned: the network's grid cell i sits on input pixel stride * i (PoseNet), so its
     inputs are a multiple of the stride plus one.
     anchor: where a letterboxed image sits on its canvas, centred or top left (MoveNet).
+    square: letterbox onto a size x size canvas, as training inputs are, instead of the minimal
+    padding (for a model that knows only its training geometry, e.g. one fitted to a few images).
     interpolation: OpenCV's linear, cubic or area resize, or tf_legacy, TensorFlow's resize
     without half-pixel centres, truncated to whole pixel values (MoveNet's original input).
     """
@@ -191,6 +193,7 @@ class InputSpec:
     interpolation: str = "linear"
     corner_aligned: bool = False
     anchor: str = "center"
+    square: bool = False
 
     def __post_init__(self):
         if self.resize not in RESIZE_MODES:
@@ -240,11 +243,13 @@ class InputSpec:
 
     def prepare(self, image: np.ndarray, minimal_padding: bool = True):
         """The float32 (1, 3, H, W) blob for a BGR image, and the geometry mapping between the
-        image's and the network input's pixels. Without minimal padding a letterbox is square."""
+        image's and the network input's pixels. Without minimal padding (or on a square input) a
+        letterbox is square."""
         if self.resize == "stretch":
             resized, geometry = stretch(image, *self.size, self.interpolation)
         else:
-            resized, geometry = letterbox(image, self.size, self.stride, self.bgr_pad_value, minimal_padding,
+            resized, geometry = letterbox(image, self.size, self.stride, self.bgr_pad_value,
+                                          minimal_padding and not self.square,
                                           self.interpolation, self.corner_aligned, self.anchor)
         per_channel = isinstance(self.scale, tuple)
         blob = cv2.dnn.blobFromImage(resized, 1.0 if per_channel else self.scale, mean=tuple(self.pixel_mean),
