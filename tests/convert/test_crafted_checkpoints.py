@@ -123,6 +123,24 @@ def test_bfloat16_storages_widen_and_a_truncated_one_is_refused(tmp_path):
         load_checkpoint(tmp_path / "truncated.pth")
 
 
+def test_bfloat16_storages_widen_to_float32_even_where_numpy_knows_bfloat16(tmp_path):
+    # ml_dtypes (loaded with onnx, jax or tensorflow) teaches numpy a "bfloat16" dtype: the
+    # reader must still widen bfloat16 storages to float32 itself, as it does without it
+    try:
+        import ml_dtypes  # noqa: F401  (registers the dtype, as an earlier onnx import would)
+    except ImportError:
+        pass
+    values = np.array([1.5, -2.0, 0.15625], np.float32)  # exact in bfloat16: the top 16 bits
+    pickled = (b"\x80\x02}" + _op("weight") + tensor_record(0, (3,), (1,), 3) + b"s.").replace(
+        b"FloatStorage", b"BFloat16Storage")
+    with zipfile.ZipFile(tmp_path / "bf16.pth", "w") as archive:
+        archive.writestr("archive/data.pkl", pickled)
+        archive.writestr("archive/data/0", (values.view(np.uint32) >> 16).astype("<u2").tobytes())
+    weight = load_checkpoint(tmp_path / "bf16.pth")["weight"]
+    assert weight.dtype == np.float32
+    assert weight.tolist() == values.tolist()
+
+
 def _with_pickle(path, data: bytes, storage: bool = True):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("archive/data.pkl", data)
@@ -149,6 +167,16 @@ def test_a_tensor_record_without_a_storage_is_malformed(tmp_path):
               + b"\x89ccollections\nOrderedDict\n)RtR")
     with pytest.raises(CheckpointError, match="malformed tensor record"):
         load_checkpoint(_with_pickle(tmp_path / "malformed.pth", b"\x80\x02}" + _op("weight") + record + b"s."))
+
+
+def test_a_tensor_record_without_a_storage_is_one_plain_line(tmp_path):
+    # the message is the file and the reason, nothing else around it
+    record = (b"ctorch._utils\n_rebuild_tensor_v2\n(" + _op(7) + _op(0) + _tuple((4,)) + _tuple((1,))
+              + b"\x89ccollections\nOrderedDict\n)RtR")
+    path = _with_pickle(tmp_path / "malformed.pth", b"\x80\x02}" + _op("weight") + record + b"s.")
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    assert str(error.value) == f"{path}: malformed tensor record"
 
 
 def test_files_that_are_not_checkpoints_are_named(tmp_path):

@@ -182,6 +182,17 @@ def test_a_centre_exactly_the_tolerance_below_its_neighbour_is_no_peak():
     assert np.count_nonzero(CenterDecoder().people(centres)[2]) == 2
 
 
+def test_a_tiny_centre_whose_float32_distance_to_its_neighbour_rounds_to_the_tolerance_is_no_peak():
+    # the graph subtracts in float32: tolerance - 2^-46 rounds to the tolerance itself (2^-46 is under
+    # half an ulp there), which is not Less than it; in float64 the tiny centre would count as a peak
+    tolerance = np.float32(CenterDecoder().peak_tolerance)
+    centres = np.zeros((1, SIZE, SIZE), np.float32)
+    centres[0, 5, 5] = tolerance
+    centres[0, 5, 6] = 2.0 ** -46
+    rows, cols, scores = CenterDecoder(max_people=2).people(centres)
+    assert (rows[0], cols[0]) == (5, 5) and scores.tolist() == [tolerance, 0.0]
+
+
 def test_float64_centres_decode_as_their_float32_rounding():
     centres = np.zeros((1, SIZE, SIZE), np.float64)
     centres[0, 5, 5] = 0.5

@@ -212,6 +212,17 @@ def test_keypoints_whose_reference_box_is_too_thin_in_both_views_give_no_scale()
     assert np.isnan(person_scale(person, COCO17))
 
 
+def test_a_view_in_which_the_reference_person_has_no_box_is_skipped():
+    # nose, neck and head stand on one vertical line of the reference person: upright its box
+    # has no area (a part of 0 is no share of a whole of 0: that view is skipped, not divided
+    # by), turned by 45 degrees the line is a diagonal whose box is the whole one, all labelled:
+    # the plain box scale, root of 3 x 4 cells
+    column = Skeleton(name="column", keypoints=("nose", "neck", "head"), edges=((0, 1), (0, 2)),
+                      sigmas=(0.1,) * 3)
+    person = np.array([[0.0, 0.0, 2], [3.0, 1.0, 2], [1.0, 4.0, 2]])
+    assert person_scale(person, column) == pytest.approx(np.sqrt(12))
+
+
 def test_a_person_smaller_than_a_tenth_of_a_cell_has_no_scale():
     # as OpenPifPaf: NaN below 0.1 cell, 0.1 itself kept (every keypoint labelled: the box as is)
     whole = np.zeros((17, 3))
