@@ -42,6 +42,14 @@ def pytest_sessionstart(session):
                     "need it would be skipped, so the run stops here", returncode=1)
 
 
+def shared_scope(fixture_name, config) -> str:
+    """"module" for a fixture that runs code under mutation testing, but one per test while
+    mutmut records which tests call which function (MUTANT_UNDER_TEST=stats): a shared value is
+    made inside its first test only, and mutmut would run that test alone against the mutants of
+    the code that made it."""
+    return "function" if os.environ.get("MUTANT_UNDER_TEST") == "stats" else "module"
+
+
 def modules_imported_by(code: str) -> set[str]:
     """Top-level modules imported once `code` has run in a fresh interpreter."""
     report = "\nimport sys; print(','.join(sorted({name.split('.')[0] for name in sys.modules})))"

@@ -18,7 +18,7 @@ from manypose.modelfile import ModelFileError
 from manypose.models import build_network, load_weights
 from manypose.zoo import DEMO_IMAGE, find_model
 
-from conftest import shared_path
+from conftest import shared_path, shared_scope
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_int8_never_quantizes_again_after_a_float_head_layer(made, request):
             float_tensors.update(node.output)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def quickly_quantized(tmp_path_factory):
     """The quantization code path on a few training images (never val2017); the shipped INT8
     model was made the same way from 32 images by tools/build_bundled_model.sh."""

@@ -11,7 +11,7 @@ from manypose.convert.tf_pose import read_tf_pose
 from manypose.evaluate import evaluate
 from manypose.models import inference_network
 
-from conftest import shared_path
+from conftest import shared_path, shared_scope
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def tf_pose_graph():
     return shared_path("models/tf-pose-mobilenet_v2_small.pb")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def converted(tf_pose_graph, tmp_path_factory):
     return convert(tf_pose_graph, tmp_path_factory.mktemp("models") / "tf-pose-small", dtype="float32")
 

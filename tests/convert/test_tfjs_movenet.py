@@ -18,7 +18,7 @@ from manypose.models import load_weights
 from manypose.modelfile import read_model_folder
 from manypose.models.movenet import MoveNetMultiPose
 
-from conftest import shared_path
+from conftest import shared_path, shared_scope
 
 STEMS = ("000000000139", "000000000802", "000000217285")
 BACKENDS = ("onnxruntime", "openvino", "torch")
@@ -30,7 +30,7 @@ def movenet_json():
     return shared_path("models/tfjs/movenet-multipose.json")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def imported(movenet_json):
     arch, weights, input_spec, head = movenet_from_tfjs(movenet_json)
     return arch, load_weights(MoveNetMultiPose(arch, (head,)), weights).eval(), input_spec, head

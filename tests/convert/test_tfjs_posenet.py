@@ -13,7 +13,7 @@ from manypose.convert.tfjs import TfjsError, read_tfjs_graph
 from manypose.models import load_weights
 from manypose.models.posenet import PoseNetMobileNetV1
 
-from conftest import shared_path
+from conftest import shared_path, shared_scope
 
 OUTPUTS = ("heatmap_logits", "offsets", "displacement_fwd", "displacement_bwd")
 
@@ -23,7 +23,7 @@ def posenet_json():
     return shared_path("models/tfjs/posenet.json")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def imported(posenet_json):
     arch, weights = posenet_from_tfjs(posenet_json)
     return arch, load_weights(PoseNetMobileNetV1(arch, ()), weights).eval()

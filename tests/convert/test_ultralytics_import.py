@@ -12,7 +12,7 @@ from manypose.convert import CheckpointError, UnsafeCheckpointError, convert, re
 from manypose.models import build_network, load_weights
 from manypose.models.yolo_pose import architecture
 
-from conftest import coco_pose_heads, shared_path
+from conftest import coco_pose_heads, shared_path, shared_scope
 from fake_ultralytics import write_checkpoint
 
 SCORE_ROWS = [4] + [5 + 3 * k + 2 for k in range(17)]
@@ -26,7 +26,7 @@ def ultralytics_yaml(family: str, size: str) -> dict:
             "yaml_file": f"{family.replace('-pose', '')}{size}-pose.yaml"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=shared_scope)
 def converted_yolo11n(tmp_path_factory, yolo11n_checkpoint):
     return convert(yolo11n_checkpoint, tmp_path_factory.mktemp("models") / "yolo11n-pose")
 
