@@ -236,3 +236,29 @@ def test_crowdpose_stats_without_detections_are_zero():
     assert {name: value for name, value in stats.items() if name != "AP_easy" and name != "AP_hard"} == {
         "AP": 0.0, "AP50": 0.0, "AP75": 0.0, "AR": 0.0, "AR50": 0.0, "AR75": 0.0, "AP_medium": 0.0}
     assert np.isnan(stats["AP_easy"]) and np.isnan(stats["AP_hard"])  # both images are medium (0.33, 0.39)
+
+
+def test_crowdpose_files_are_told_by_their_crowd_index(dev_annotations, tmp_path):
+    """CrowdPose's protocol (crowdpose_stats) is chosen for files whose every image has a crowdIndex."""
+    from manypose.evaluate import is_crowdpose, load_coco
+
+    assert is_crowdpose(load_coco(shared_path("data/samples/crowdpose/test_crowdpose.json")))
+    assert not is_crowdpose(load_coco(dev_annotations))
+    truth = write_crowdpose_truth(tmp_path / "truth.json", [(1, 0.1), (2, 0.5)], [])
+    assert is_crowdpose(load_coco(truth))
+    content = json.loads(truth.read_text())
+    del content["images"][1]["crowdIndex"]  # one image without it: not a CrowdPose file
+    (tmp_path / "mixed.json").write_text(json.dumps(content))
+    assert not is_crowdpose(load_coco(tmp_path / "mixed.json"))
+
+
+def test_eval_progress_counts_the_images_of_the_annotations(estimator, tmp_path, capsys):
+    # two images that cannot be read: no network run, but each one counts towards the progress
+    names = ["nose"] + [f"k{i}" for i in range(16)]
+    (tmp_path / "a.json").write_text(json.dumps({
+        "images": [{"id": i, "file_name": f"missing{i}.jpg", "width": 64, "height": 48} for i in (1, 2)],
+        "annotations": [], "categories": [{"id": 1, "name": "person", "keypoints": names}]}))
+    stats, _, failures = evaluate(estimator, tmp_path / "a.json", tmp_path, progress=True)
+    assert len(failures) == 2 and stats["failed_images"] == 2
+    err = capsys.readouterr().err
+    assert "eval: 100%" in err and "2/2" in err, err  # a bar of known length, named "eval"

@@ -298,3 +298,98 @@ def test_the_demo_variants_place_a_non_square_image_by_its_own_height_and_width(
     placed = np.full((60, 160, 3), 114, np.uint8)
     placed[:30, :50] = half
     assert np.array_equal(variants[1], placed)
+
+
+def write_images(folder, images):
+    folder.mkdir()
+    for index, image in enumerate(images):
+        cv2.imwrite(str(folder / f"{index:02d}.png"), image)
+    return sorted(folder.iterdir())
+
+
+def test_calibration_images_are_spread_over_the_folder(tmp_path):
+    files = write_images(tmp_path / "ten", [np.full((8, 8, 3), i, np.uint8) for i in range(10)])
+    assert export.calibration_set(tmp_path / "ten", 3) == [files[0], files[3], files[6]]  # every third
+    assert export.calibration_set(tmp_path / "ten", 6) == files[:6]  # fewer than two per image wanted: the first
+    assert export.calibration_set(tmp_path / "ten", 10) == files
+    assert export.calibration_set(tmp_path / "ten", 20) == files
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(export.ExportError, match=f"{tmp_path / 'empty'}: no calibration images found"):
+        export.calibration_set(tmp_path / "empty", 3)
+
+
+def tiny_conv_network(path, names=("conv1", "relu1", "conv2", "relu2", "conv3", "sigmoid")):
+    """images -> Conv -> Relu -> Conv -> Relu -> Conv -> Sigmoid, named by `names`, as ONNX."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(0, 0.5, shape).astype(np.float32) for shape in ((4, 3, 3, 3), (4, 4, 1, 1), (2, 4, 1, 1))]
+    convs = iter(range(3))
+    tensors = ["images", "a", "b", "c", "d", "e", "out"]
+    nodes = []
+    for index, name in enumerate(names):
+        inputs = [tensors[index]]
+        if name.startswith("conv"):
+            number = next(convs)
+            inputs.append(f"w{number}")
+            attributes = {"pads": [1, 1, 1, 1]} if number == 0 else {}
+            nodes.append(helper.make_node("Conv", inputs, [tensors[index + 1]], name=name, **attributes))
+        else:
+            nodes.append(helper.make_node(name.rstrip("0123456789").capitalize(), inputs, [tensors[index + 1]], name=name))
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 128, 128])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 2, 128, 128])],
+        [numpy_helper.from_array(w, f"w{i}") for i, w in enumerate(weights)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", export.OPSET)]), str(path))
+    return path
+
+
+def test_float_nodes_are_after_the_last_convolution_or_fed_by_a_sensitive_layer(tmp_path):
+    import re
+
+    path = tiny_conv_network(tmp_path / "tiny.onnx")
+    assert export.float_nodes(path) == ["sigmoid"]  # the last convolution itself is quantized
+    assert export.float_nodes(path, re.compile("relu1")) == ["relu1", "conv2", "relu2", "conv3", "sigmoid"]
+    assert export.float_nodes(path, re.compile("nothing")) == ["sigmoid"]
+
+
+def test_quantization_calibrates_on_32_images_four_at_a_time_with_percentile_ranges(tmp_path, monkeypatch):
+    """A tiny network, so that the whole quantization runs in a moment (the yolo one is above)."""
+    import types
+
+    import onnx
+    from onnx import numpy_helper
+
+    from manypose.data.transforms import InputSpec
+
+    ranges = []
+
+    class RecordingRanges(export._CalibrationImages):
+        def set_range(self, start_index, end_index):
+            ranges.append((start_index, end_index))
+            super().set_range(start_index, end_index)
+
+    monkeypatch.setattr(export, "_CalibrationImages", RecordingRanges)
+    dark = np.full((128, 128, 3), 40, np.uint8)
+    outlier = dark.copy()
+    outlier[5, 7, 0] = 255  # one value in 1.6 million: beyond the 99.999th percentile
+    # 40 images: by default the first 32 calibrate (one step apart), the last 8 (bright) do not
+    write_images(tmp_path / "images", [outlier] + [dark] * 31 + [np.full_like(dark, 200)] * 8)
+    model_file = types.SimpleNamespace(input_spec=InputSpec(size=(128, 128), resize="stretch"),
+                                       heads=find_model().heads)
+    path = export.quantize_int8(model_file, tiny_conv_network(tmp_path / "tiny.onnx"), tmp_path / "int8.onnx",
+                                tmp_path / "images")
+    assert ranges == [(start, start + 4) for start in range(0, 32, 4)]  # bounded memory
+    graph = onnx.load(str(path)).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    [quantize_input] = [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "images"]
+    scale, zero_point = (constants[name] for name in quantize_input.input[1:])
+    # uint8 over [0, 40/255] (ONNX Runtime's range always holds 0): the outlier and the 8 bright
+    # images are left out; within a histogram bin (2/2048) of the dark level
+    assert zero_point == 0 and scale == pytest.approx(40 / 255 / 255, rel=0.01)
+
+
+def test_exports_are_cached_under_manypose_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path))  # the README: ~/.cache/manypose/exported by default
+    assert export.exported_cache_dir() == tmp_path / "exported"
