@@ -2,6 +2,7 @@ import contextlib
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -262,3 +263,109 @@ def test_eval_progress_counts_the_images_of_the_annotations(estimator, tmp_path,
     assert len(failures) == 2 and stats["failed_images"] == 2
     err = capsys.readouterr().err
     assert "eval: 100%" in err and "2/2" in err, err  # a bar of known length, named "eval"
+    assert "image/s" in err, err  # counted in images
+    assert "missing1.jpg" in failures[0] and "missing2.jpg" in failures[1]  # each failure names its image
+    evaluate(estimator, tmp_path / "a.json", tmp_path)  # the bar is on by default
+    assert "eval: 100%" in capsys.readouterr().err
+    (tmp_path / "file.txt").write_text("x")
+    stats, _, failures = evaluate(estimator, tmp_path / "a.json", tmp_path, progress=False,
+                                  json_output=tmp_path / "file.txt" / "p.json")
+    assert capsys.readouterr().err == ""  # progress=False: no bar
+    # an output that cannot be written is one more failure, not a failed image
+    assert len(failures) == 3 and f"{tmp_path / 'file.txt'}: cannot write" in failures[2]
+    assert stats["failed_images"] == 2
+
+
+def few_dev_images(dev_annotations, path, image_ids):
+    """The dev annotation file cut down to `image_ids`, written to `path`."""
+    content = json.loads(dev_annotations.read_text())
+    content["images"] = [image for image in content["images"] if image["id"] in image_ids]
+    content["annotations"] = [a for a in content["annotations"] if a["image_id"] in image_ids]
+    path.write_text(json.dumps(content))
+    return path
+
+
+class TimedEstimator:
+    """The estimator, with the time from the call of its stream to its last result noted:
+    the images' reading and network runs, which evaluate's seconds per image must cover."""
+
+    def __init__(self, estimator, skeleton=None):
+        self.estimator, self.skeleton = estimator, skeleton or estimator.skeleton
+
+    def __getattr__(self, name):
+        return getattr(self.estimator, name)
+
+    def stream(self, paths):
+        started = time.perf_counter()
+
+        def timed():
+            for result in self.estimator.stream(paths):
+                self.stream_seconds = time.perf_counter() - started
+                yield result
+        return timed()
+
+
+def direct_keypoint_ap(annotations, predictions, sigmas) -> float:
+    """pycocotools' AP of `predictions`, run here without manypose."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(annotations))
+        evaluation = COCOeval(truth, truth.loadRes(predictions), "keypoints")
+        evaluation.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
+        evaluation.evaluate(), evaluation.accumulate(), evaluation.summarize()
+    return float(evaluation.stats[0])
+
+
+def test_eval_writes_the_predictions_it_scored_and_its_stats(estimator, dev_annotations, dev_images, tmp_path):
+    annotations = few_dev_images(dev_annotations, tmp_path / "a.json", {183709, 311002})
+    stats, summary, failures = evaluate(estimator, annotations, dev_images, json_output=tmp_path / "p.json",
+                                        stats_output=tmp_path / "s.json", progress=False)
+    assert not failures and (stats["images"], stats["failed_images"]) == (2, 0)
+    text = (tmp_path / "p.json").read_text()
+    assert text.endswith("]\n")  # one JSON list, one line
+    predictions = json.loads(text)
+    assert predictions and {p["image_id"] for p in predictions} == {183709, 311002}
+    assert {p["category_id"] for p in predictions} == {1} and "Average Precision" in summary
+    # the file holds what was scored: pycocotools gives the same AP from it
+    assert stats["AP"] == pytest.approx(direct_keypoint_ap(annotations, predictions, estimator.skeleton.sigmas))
+    assert json.loads((tmp_path / "s.json").read_text()) == stats
+
+
+def test_eval_scores_with_the_sigmas_of_the_models_keypoint_set(estimator, dev_annotations, dev_images, tmp_path):
+    """A 17-keypoint set other than COCO's (e.g. an animal one) has its own OKS sigmas."""
+    import dataclasses
+
+    annotations = few_dev_images(dev_annotations, tmp_path / "a.json", {183709})
+    wide = dataclasses.replace(estimator.skeleton, name="wide17", sigmas=(0.2,) * 17)
+    stats, _, _ = evaluate(TimedEstimator(estimator, wide), annotations, dev_images,
+                           json_output=tmp_path / "p.json", progress=False)
+    predictions = json.loads((tmp_path / "p.json").read_text())
+    expected = direct_keypoint_ap(annotations, predictions, wide.sigmas)
+    assert expected != pytest.approx(direct_keypoint_ap(annotations, predictions, estimator.skeleton.sigmas))
+    assert stats["AP"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("image_ids", [{183709}, {183709, 311002}])
+def test_seconds_per_image_are_the_stream_time_over_the_images(estimator, dev_annotations, dev_images, tmp_path,
+                                                                image_ids):
+    annotations = few_dev_images(dev_annotations, tmp_path / "a.json", image_ids)
+    timed = TimedEstimator(estimator)
+    started = time.perf_counter()
+    stats, _, _ = evaluate(timed, annotations, dev_images, progress=False)
+    wall = time.perf_counter() - started
+    # the images' reading and network runs lie inside the measured time, and that inside the call
+    assert timed.stream_seconds <= stats["seconds_per_image"] * len(image_ids) <= wall
+
+
+def test_annotation_errors_name_the_file(estimator, dev_images, tmp_path):
+    path = tmp_path / "a.json"
+    for categories in ([], [{"id": 1, "name": "person"}]):  # no person category, or one without keypoints
+        path.write_text(json.dumps({"images": [], "annotations": [], "categories": categories}))
+        with pytest.raises(EvaluationError, match=f"^{re.escape(str(path))}: no keypoint category with id 1 "):
+            evaluate(estimator, path, dev_images, progress=False)
+    path.write_text(json.dumps({"images": [], "annotations": [], "categories": [
+        {"id": 1, "name": "person", "keypoints": ["a"] * 14}]}))
+    with pytest.raises(EvaluationError, match=f"^{re.escape(str(path))}: its keypoint set has 14 keypoints"):
+        evaluate(estimator, path, dev_images, progress=False)

@@ -167,3 +167,13 @@ def test_tf_legacy_resize_samples_dst_times_in_over_out_and_repeats_the_last_pix
     expected = [[0, 50, 100, 100], [100, 85, 70, 70], [200, 120, 40, 40], [200, 120, 40, 40]]
     np.testing.assert_array_equal(tf_legacy_resize(image, 4, 4)[:, :, 0], expected)
     np.testing.assert_array_equal(resize(image, 4, 4, "tf_legacy")[:, :, 0], expected)
+
+
+def test_input_spec_dict_is_what_its_json_gives_back():
+    # a model description holds it as JSON: lists, not tuples, so a description read back equals it
+    import json
+
+    spec = InputSpec(size=(432, 368), resize="stretch", scale=(0.5, 0.25, 0.125), pixel_mean=(1.0, 2.0, 3.0),
+                     pad_value=(1, 2, 3))
+    data = spec.to_dict()
+    assert json.loads(json.dumps(data)) == data and data["size"] == [432, 368]
