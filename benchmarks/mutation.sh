@@ -2,7 +2,7 @@
 # Mutation testing of the critical modules (decoders, encoders, losses, transforms and geometry,
 # the checkpoint readers, export/quantization policy, evaluation, tracking) with mutmut; not CI.
 #
-#   bash benchmarks/mutation.sh            # a few hours on 2 cores; JOBS=N workers (default 2)
+#   bash benchmarks/mutation.sh            # several hours on 2 cores; JOBS=N workers (default 2)
 #
 # Works on a clone of the committed tree in $MUTATION_WORK (default .mutation/, git-ignored), with
 # an interpreter that sees this environment's packages but not an editable manypose install
