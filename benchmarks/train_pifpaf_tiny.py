@@ -3,14 +3,18 @@ and caf heads) trained from scratch on 8 coco-mini train2017 images learns them:
 composite-field loss, its targets, the trainer and the decoder working together, on a CPU.
 
     python benchmarks/train_pifpaf_tiny.py [--steps 1500] [--lr 0.003] [--size 257] [--translate 0.05]
+                                           [--zoom 0.9 1.1]
 
 Prints the COCO AP on those 8 images before (random weights) and after training, and the
-seconds it took; the images are evaluated at the training size. A light augmentation (zoom
-0.9-1.1, shifts of up to 5 %): trained on one letterbox of each image alone, the tiny network
-learns those very pixels and loses the people in the inference letterbox, resampled and placed
-a few pixels apart (measured: 1000 steps, AP 0.50 on the training letterboxes, 0.05 through
-manypose.load). Measured on 2 cores: 1500 steps AP 0.434 (883 s), 3000 steps 0.476 (2000 s),
-0.552 for the same network on square letterboxes like its training inputs.
+seconds it took; the images are evaluated through manypose.load at the training size, on square
+letterboxes like the training inputs (the model's input asks for them). A light augmentation
+(zoom 0.9-1.1, shifts of up to 5 %): trained on one letterbox of each image alone, the tiny
+network learns those very pixels and loses the people once they are resampled or placed a few
+pixels apart (measured: 1000 steps, AP 0.50 on the training letterboxes, 0.05 through
+manypose.load with the usual minimal padding). Measured on 2 cores, 3000 steps: AP 0.476 with
+minimal padding at inference (2000 s), 0.552 on square letterboxes (the same network; and
+again 0.552 with --zoom 0.95 1.05 --translate 0.03, 3129 s on a shared machine); wider
+augmentation (--zoom 0.9 1.4 --translate 0.15) 0.437 with minimal padding.
 """
 from __future__ import annotations
 
