@@ -177,3 +177,58 @@ def test_input_spec_dict_is_what_its_json_gives_back():
                      pad_value=(1, 2, 3))
     data = spec.to_dict()
     assert json.loads(json.dumps(data)) == data and data["size"] == [432, 368]
+
+
+def test_letterbox_defaults_are_yolos_640_stride_32_grey_114():
+    # called with the image alone: long side 640, canvas a multiple of 32, padded with grey 114
+    image = np.zeros((100, 300, 3), np.uint8)
+    padded, box = letterbox(image)
+    assert padded.shape == (224, 640, 3) and box.scale == pytest.approx(640 / 300)  # 213 rows -> 224
+    assert (padded[0] == 114).all() and (padded[-1] == 114).all()
+
+
+def test_resize_is_bilinear_by_default():
+    image = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    assert np.array_equal(resize(image, 16, 9), cv2.resize(image, (16, 9), interpolation=cv2.INTER_LINEAR))
+
+
+@pytest.mark.parametrize("interpolation, flag", [("cubic", cv2.INTER_CUBIC), ("area", cv2.INTER_AREA)])
+def test_the_chosen_interpolation_is_used_by_every_resize(interpolation, flag):
+    # the OpenCV mode asked for, not the default bilinear, in resize, letterbox and stretch
+    image = np.random.default_rng(1).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    expected = cv2.resize(image, (32, 21), interpolation=flag)
+    assert not np.array_equal(expected, cv2.resize(image, (32, 21), interpolation=cv2.INTER_LINEAR))
+    assert np.array_equal(resize(image, 32, 21, interpolation), expected)
+    padded, box = letterbox(image, 32, 1, 0, interpolation=interpolation)
+    assert (box.pad_left, box.pad_top) == (0, 0) and np.array_equal(padded, expected)
+    assert np.array_equal(stretch(image, 32, 21, interpolation)[0], expected)
+
+
+def test_a_stretched_input_spec_resizes_with_its_interpolation():
+    # e.g. tf-pose-estimation's input: stretched to (432, 368) with a cubic resize, BGR, unscaled
+    image = np.random.default_rng(2).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    spec = InputSpec(size=(45, 16), resize="stretch", channels="BGR", scale=1.0, interpolation="cubic")
+    blob, _ = spec.prepare(image)
+    expected = cv2.resize(image, (45, 16), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_array_equal(blob[0].transpose(1, 2, 0), expected)
+
+
+def test_tf_legacy_letterbox_geometry_names_the_canvas():
+    # MoveNet: 256 x 128 after the resize, padded at the bottom / right to 256 x 128 (stride 32)
+    image = np.full((100, 200, 3), 200, np.uint8)
+    padded, box = letterbox(image, 256, 32, 0, interpolation="tf_legacy", anchor="top_left")
+    assert (box.input_width, box.input_height) == (padded.shape[1], padded.shape[0]) == (256, 128)
+    assert (box.pad_left, box.pad_top) == (0, 0)
+
+
+def test_input_spec_errors_name_what_is_accepted():
+    # the refusal of a bad model description says which values would do
+    cases = [(dict(resize="crop"), "expected one of letterbox, stretch"),
+             (dict(channels="GRAY"), "input channels 'GRAY': expected RGB or BGR"),
+             (dict(interpolation="nearest"), "expected one of linear, cubic, area, tf_legacy"),
+             (dict(anchor="bottom"), "input anchor 'bottom': expected one of center, top_left"),
+             (dict(size=(432, 368)), "a letterboxed input needs one size")]
+    for options, message in cases:
+        with pytest.raises(ValueError) as error:
+            InputSpec(**options)
+        assert message in str(error.value)

@@ -19,3 +19,18 @@ def test_nms_keeps_the_best_of_overlapping_boxes_in_score_order():
     assert nms(boxes, scores, iou_threshold=0.5, max_keep=10).tolist() == [1, 2]
     assert nms(boxes, scores, iou_threshold=0.95, max_keep=10).tolist() == [1, 0, 2, 3]  # none overlap that much
     assert nms(boxes, scores, iou_threshold=0.5, max_keep=1).tolist() == [1]
+
+
+def test_iou_does_not_depend_on_the_units():
+    # the same rectangles in units 100 times larger (normalised coordinates, say): the same IoU
+    box = np.array([0.0, 0.0, 4.0, 2.0]) / 100
+    boxes = np.array([[2.0, 1.0, 6.0, 5.0], [0.0, 0.0, 4.0, 2.0]]) / 100
+    np.testing.assert_allclose(box_iou(box, boxes), [2 / 22, 1.0])
+
+
+def test_nms_breaks_score_ties_by_input_order():
+    # equal scores keep their input order (a stable sort): the same boxes on any platform
+    scores = np.random.default_rng(0).integers(0, 3, 200) / 10
+    boxes = np.stack([np.arange(200) * 20.0, np.zeros(200), np.arange(200) * 20.0 + 10, np.full(200, 10.0)], 1)
+    expected = sorted(range(200), key=lambda i: -scores[i])  # Python's sort is stable
+    assert nms(boxes, scores, iou_threshold=0.5, max_keep=200).tolist() == expected

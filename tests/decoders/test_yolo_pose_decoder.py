@@ -98,3 +98,14 @@ def test_decoding_is_float32_whatever_the_levels_precision():
     for dtype in (np.float16, np.float32, np.float64):
         levels = [rng.normal(size=(1, 4 * 4 + 1 + 3, h, h)).astype(dtype) for h in (2, 1)]
         assert decode_levels(levels, (8, 16), 1, (1, 3), 4).dtype == np.float32
+
+
+def test_keypoints_of_a_small_skeleton_are_split_by_its_length():
+    # two keypoints (x, y, v): rows 4 box, 1 score, 2 x 3 keypoint values
+    from manypose.skeleton import Skeleton
+
+    pair = Skeleton(name="pair", keypoints=("head", "tail"), edges=((0, 1),), sigmas=(0.05, 0.05))
+    column = np.array([100, 100, 50, 100, 0.9, 90, 80, 0.7, 110, 120, 0.6], np.float32)
+    _, scores, keypoints = PoseObjectsDecoder(pair)(column[:, None])
+    assert keypoints.shape == (1, 2, 3)
+    np.testing.assert_allclose(keypoints[0], [[90, 80, 0.7], [110, 120, 0.6]])
