@@ -369,3 +369,68 @@ def test_annotation_errors_name_the_file(estimator, dev_images, tmp_path):
         {"id": 1, "name": "person", "keypoints": ["a"] * 14}]}))
     with pytest.raises(EvaluationError, match=f"^{re.escape(str(path))}: its keypoint set has 14 keypoints"):
         evaluate(estimator, path, dev_images, progress=False)
+
+
+def test_eval_stats_count_the_images_read_and_name_the_model(estimator, dev_annotations, dev_images, tmp_path):
+    # one image read and one that cannot be: `images` counts the images scored, not the file's
+    annotations = few_dev_images(dev_annotations, tmp_path / "a.json", {183709})
+    content = json.loads(annotations.read_text())
+    content["images"].append({"id": 1, "file_name": "missing.jpg", "width": 64, "height": 48})
+    annotations.write_text(json.dumps(content))
+    stats, _, failures = evaluate(estimator, annotations, dev_images, stats_output=tmp_path / "s.json",
+                                  progress=False)
+    assert len(failures) == 1 and (stats["images"], stats["failed_images"]) == (1, 1)
+    assert stats["model"] == estimator.name == "yolo11n-pose"
+    assert json.loads((tmp_path / "s.json").read_text())["model"] == "yolo11n-pose"
+
+
+def as_crowdpose14(keypoints):
+    """COCO-17 keypoints (..., 17, 3) in CrowdPose's order: the 12 limb joints as they are, the
+    nose as the head and the shoulders' middle as the neck (seen if both shoulders are)."""
+    keypoints = np.asarray(keypoints, np.float64)
+    neck = np.concatenate([(keypoints[..., 5, :2] + keypoints[..., 6, :2]) / 2,
+                           np.minimum(keypoints[..., 5, 2:], keypoints[..., 6, 2:])], -1)
+    return np.concatenate([keypoints[..., 5:17, :], keypoints[..., :1, :], neck[..., None, :]], -2)
+
+
+class CrowdPoseEstimator(TimedEstimator):
+    """The estimator with its poses given in CrowdPose's 14 keypoints."""
+
+    def __init__(self, estimator):
+        from manypose.skeleton import CROWDPOSE14
+
+        super().__init__(estimator, CROWDPOSE14)
+
+    def stream(self, paths):
+        import dataclasses
+
+        for result in self.estimator.stream(paths):
+            poses = result.poses
+            if poses is not None:
+                poses = dataclasses.replace(poses, keypoints=as_crowdpose14(poses.keypoints), skeleton=self.skeleton)
+            yield result._replace(poses=poses)
+
+
+def test_eval_of_a_crowdpose_file_gives_the_crowdpose_protocols_stats(estimator, dev_annotations, dev_images,
+                                                                      tmp_path):
+    """A file whose images carry a crowd index is scored by crowdpose_stats, on the predictions
+    made, with the model's sigmas: AP by crowd level beside the overall figures."""
+    from manypose.evaluate import crowdpose_stats, load_coco
+    from manypose.skeleton import CROWDPOSE14
+
+    content = json.loads(few_dev_images(dev_annotations, tmp_path / "coco.json", {183709, 311002}).read_text())
+    for image, crowd_index in zip(sorted(content["images"], key=lambda image: image["id"]), (0.1, 0.5)):
+        image["crowdIndex"] = crowd_index  # one easy image, one medium
+    for annotation in content["annotations"]:
+        annotation["keypoints"] = as_crowdpose14(np.reshape(annotation["keypoints"], (17, 3))).reshape(-1).tolist()
+    content["categories"][0]["keypoints"] = ["k"] * 14
+    (tmp_path / "crowdpose.json").write_text(json.dumps(content))
+    crowd_estimator = CrowdPoseEstimator(estimator)
+    stats, summary, _ = evaluate(crowd_estimator, tmp_path / "crowdpose.json", dev_images,
+                                 json_output=tmp_path / "p.json", progress=False)
+    predictions = json.loads((tmp_path / "p.json").read_text())
+    expected, expected_summary = crowdpose_stats(load_coco(tmp_path / "crowdpose.json"), predictions,
+                                                 CROWDPOSE14.sigmas)
+    assert set(expected) >= {"AP_easy", "AP_medium", "AP_hard"} and expected["AP"] > 0.1
+    assert {name: stats[name] for name in expected} == pytest.approx(expected, nan_ok=True)
+    assert summary == expected_summary

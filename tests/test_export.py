@@ -393,3 +393,44 @@ def test_quantization_calibrates_on_32_images_four_at_a_time_with_percentile_ran
 def test_exports_are_cached_under_manypose_home(tmp_path, monkeypatch):
     monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path))  # the README: ~/.cache/manypose/exported by default
     assert export.exported_cache_dir() == tmp_path / "exported"
+
+
+def test_the_float_and_int8_files_shipped_beside_a_model_are_each_run_as_asked():
+    model_file = find_model()
+    assert export.onnx_file(model_file) == model_file.folder / "model.onnx"
+    assert export.onnx_file(model_file, int8=True) == model_file.folder / "model-int8.onnx"
+
+
+@pytest.mark.parametrize("given", ["argument", "environment"])
+def test_int8_on_first_use_quantizes_the_exported_network_on_the_calibration_images_given(tmp_path, monkeypatch,
+                                                                                         given):
+    """The whole first-use path on a tiny network (a model-file stand-in whose folder holds only
+    model.onnx): the images given, by argument or by $MANYPOSE_CALIBRATION_IMAGES, calibrate it."""
+    import types
+
+    import onnx
+    from onnx import numpy_helper
+
+    from manypose.data.transforms import InputSpec
+
+    monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path / "home"))
+    dark = np.full((128, 128, 3), 40, np.uint8)
+    write_images(tmp_path / "images", [dark] * 4)  # the demo image, brighter, would give a wider range
+    folder = tmp_path / "model"
+    folder.mkdir()
+    tiny_conv_network(folder / "model.onnx")
+    model_file = types.SimpleNamespace(name="tiny", identity="0123456789abcdef" * 4, folder=folder,
+                                       check_weights_present=lambda: None, heads=find_model().heads,
+                                       input_spec=InputSpec(size=(128, 128), resize="stretch"))
+    if given == "argument":
+        monkeypatch.delenv("MANYPOSE_CALIBRATION_IMAGES", raising=False)
+        path = export.onnx_file(model_file, int8=True, calibration_images=tmp_path / "images")
+    else:
+        monkeypatch.setenv("MANYPOSE_CALIBRATION_IMAGES", str(tmp_path / "images"))
+        path = export.onnx_file(model_file, int8=True)
+    assert path.parent == tmp_path / "home" / "exported" and path.name.endswith("model-int8.onnx")
+    graph = onnx.load(str(path)).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    [quantize_input] = [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "images"]
+    scale, zero_point = (constants[name] for name in quantize_input.input[1:])
+    assert zero_point == 0 and scale == pytest.approx(40 / 255 / 255, rel=0.01)  # uint8 over [0, 40/255]
