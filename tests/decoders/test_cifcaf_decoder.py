@@ -2,6 +2,7 @@
 (tests/fixtures/cifcaf/decoder_reference.npz, from benchmarks/cifcaf_decoder.py: clean and noisy
 fields of four crowded dev images, and OpenPifPaf 0.13's poses on them), and behaves on fields
 with known answers."""
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import numpy as np
 import pytest
 
 from manypose.decoders import DecoderOptions
-from manypose.decoders.cifcaf import CifCafDecoder, _blend, _connection, _heap_pop, _heap_push
+from manypose.decoders.cifcaf import (CifCafDecoder, _Workspace, _blend, _connection, _heap_pop, _heap_push,
+                                      boxes_around)
 from manypose.encoders.cifcaf import CifCafEncoder
 from manypose.heads import codec_for
-from manypose.heads.composite_fields import coco17_heads
+from manypose.heads.composite_fields import CifHead, coco17_heads
+from manypose.skeleton import COCO17
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "cifcaf" / "decoder_reference.npz"
 HEADS = coco17_heads()
@@ -184,3 +187,131 @@ def test_the_codec_decodes_and_refuses_box_nms():
     assert len(scores) == 1
     with pytest.raises(ValueError, match="iou_threshold"):
         codec.decoder(DecoderOptions.from_given(iou_threshold=0.5))
+
+
+def test_heads_of_different_strides_are_refused():
+    with pytest.raises(ValueError, match="stride 8 and caf stride 16"):
+        CifCafDecoder(HEADS[0], dataclasses.replace(HEADS[1], stride=16))
+
+
+def test_a_person_scored_exactly_at_the_score_threshold_is_kept():
+    fields = fields_of(standing(40, 30, 200)[None])
+    _, (score,), _ = decoder()(fields)
+    _, kept, _ = decoder(options=DecoderOptions(score_threshold=float(score)))(fields)
+    assert len(kept) == 1, "the threshold is inclusive"
+
+
+def lone_keypoints(*points, rows: int = 6, cols: int = 6) -> dict:
+    """Fields (stride 8) where 16 cells each point at (x, y, confidence) of keypoint 0, sigma 1 pixel:
+    the map there is the confidence; no associations."""
+    cif = np.zeros((17, 5, rows, cols), np.float32)
+    cells = [(row, col) for row in range(rows) for col in range(cols)]
+    for index, (x, y, confidence) in enumerate(points):
+        for row, col in cells[16 * index:16 * (index + 1)]:
+            cif[0, 1:, row, col] = (confidence, x / 8, y / 8, 0.25)
+    return {"cif": cif, "caf": np.zeros((19, 8, rows, cols), np.float32)}
+
+
+def test_the_map_spans_the_grid_from_its_first_cell_to_its_last():
+    # 6 x 6 cells at stride 8: the map covers pixels 0 to 40; a keypoint on the last pixel is
+    # found, one a pixel beyond the edge is not (the map is read as -1 there)
+    people = decoder(instance_threshold=0.0).joints(lone_keypoints((40.0, 40.0, 1.0)))
+    assert people.shape == (1, 17, 4), "OpenPifPaf's confidence, x, y, scale per keypoint"
+    assert people[0, 0, :3] == pytest.approx((1.0, 40.0, 40.0))
+    assert len(decoder(instance_threshold=0.0).joints(lone_keypoints((41.0, 40.0, 1.0)))) == 0
+    assert len(decoder(instance_threshold=0.0).joints(lone_keypoints((40.0, 41.0, 1.0)))) == 0
+
+
+def test_a_keypoint_at_the_edge_is_not_taken_for_one_six_pixels_away():
+    # occupancy squares have a half-side of 4 pixels: the second person's keypoint is outside the
+    # first's, also on the last occupancy cell
+    people = decoder(instance_threshold=0.0).joints(lone_keypoints((34.0, 20.0, 1.0), (40.0, 20.0, 0.8)))
+    assert people[:, 0, :3] == pytest.approx(np.array([[1.0, 34.0, 20.0], [0.8, 40.0, 20.0]]))
+
+
+def test_the_fast_seed_path_keeps_only_local_maxima():
+    cif = np.zeros((17, 5, 3, 3), np.float32)
+    cif[0, 1, 1, :2] = 0.9, 0.5  # two neighbouring cells: only the larger is a local maximum
+    confidence_map = np.ones((17, 17, 17), np.float32)
+    assert len(decoder().seeds(cif, confidence_map)[1]) == 2
+    assert len(decoder(seed_local_maxima=True).seeds(cif, confidence_map)[1]) == 1
+
+
+def test_seeds_of_equal_confidence_keep_their_scan_order():
+    cif = np.zeros((17, 5, 1, 6), np.float32)
+    cif[0, 1, 0] = 0.5, 0.5, 0.5, 0.7, 0.7, 0.7
+    cif[0, 2, 0] = np.arange(6)  # x in cells: tells the seeds apart
+    fields, seeds = decoder().seeds(cif, np.ones((17, 41, 41), np.float32))
+    assert (fields == 0).all() and seeds[:, 1].tolist() == [24, 32, 40, 0, 8, 16]
+
+
+def test_people_of_equal_mean_confidence_keep_their_order():
+    # S is sure of every keypoint; X are surer than Y, but lose 8 keypoints inside S's occupancy:
+    # best first, S, then the Y, then the X, each group in the order it came in
+    def person(confidence, x, y, overlapped=0):
+        joints = np.zeros((17, 4))
+        joints[:] = confidence, x, y, 2.0
+        joints[:overlapped, 1:3] = 100.0
+        return joints
+
+    s = person(1.0, 100, 100)
+    xs = [person(0.85, 20 + 40 * index, 20, overlapped=8) for index in range(3)]
+    ys = [person(0.6, 20 + 40 * index, 180) for index in range(3)]
+    people = np.stack((ys[0], xs[0], ys[1], xs[1], ys[2], xs[2], s))
+    kept = decoder(instance_threshold=0.0).suppressed(people, (17, 101, 101))
+    expected = np.stack([s] + ys + xs)
+    np.testing.assert_array_equal(kept[:, :, 1:], expected[:, :, 1:])
+    assert kept[:, 16, 0].tolist() == [1.0, 0.6, 0.6, 0.6, 0.85, 0.85, 0.85]
+    assert (kept[4:, :8, 0] == 0).all(), "suppressed, then dropped"
+
+
+def test_keypoints_and_people_exactly_at_their_thresholds():
+    people = np.zeros((1, 17, 4))
+    people[0, :, 0] = 0.25  # exactly a threshold: the keypoint's, then the mean person's
+    people[0, :, 1] = 10 * np.arange(17)
+    kept = decoder(keypoint_threshold=0.25, instance_threshold=0.0).suppressed(people.copy(), (17, 101, 101))
+    assert (kept[0, :, 0] == 0).all(), "keypoints at the keypoint threshold are dropped"
+    kept = decoder(instance_threshold=0.25).suppressed(people.copy(), (17, 101, 101))
+    assert len(kept) == 1 and (kept[0, :, 0] == 0.25).all()
+
+
+def test_people_come_back_best_mean_confidence_first():
+    people = np.zeros((3, 17, 4))
+    for index, confidence in enumerate((0.3, 0.9, 0.6)):
+        people[index] = confidence, 30 * index + 10, 30 * index + 10, 2.0
+    kept = decoder().suppressed(people, (17, 101, 101))
+    assert kept[:, 0, 0].tolist() == [0.9, 0.6, 0.3]
+
+
+def test_without_score_weights_the_score_is_the_mean_confidence():
+    unweighted = CifCafDecoder(CifHead(COCO17), HEADS[1], DecoderOptions(score_threshold=0.0))
+    confidences = np.zeros((2, 17), np.float32)
+    confidences[0, :4] = 1.0, 0.5, 0.25, 0.25
+    confidences[1] = 0.5
+    np.testing.assert_allclose(unweighted.pose_scores(confidences), [2 / 17, 0.5], rtol=1e-6)
+
+
+def test_boxes_span_the_kept_keypoints_widened_by_their_scales():
+    keypoints = np.array([[[10, 20, 0.9], [30, 40, 0.8], [500, 500, 0.0]],
+                          [[10, 20, 0.0], [30, 40, 0.0], [50, 60, 0.0]]], np.float32)
+    scales = np.full((2, 3), 2.0)
+    boxes = boxes_around(keypoints, scales)
+    assert boxes.dtype == np.float32
+    np.testing.assert_array_equal(boxes, [[8, 18, 32, 42], [0, 0, 0, 0]])  # no keypoint kept: zeros
+
+
+def test_the_workspace_keeps_its_occupancy_grid_and_clears_it_by_generation():
+    workspace = _Workspace()
+    grid, generation = workspace.cleared_occupancy((2, 3, 3))
+    assert grid.shape == (2, 3, 3) and not (grid == generation).any()
+    for _ in range(3):
+        grid[:] = generation  # everything marked
+        again, generation = workspace.cleared_occupancy((2, 3, 3))
+        assert again is grid and not (grid == generation).any(), "the same grid, nothing marked"
+    # the marks are int32: when the generations run out the grid is cleared
+    workspace.generation = np.iinfo(np.int32).max - 1
+    for _ in range(3):
+        grid, generation = workspace.cleared_occupancy((2, 3, 3))
+        assert 0 < generation <= np.iinfo(np.int32).max and not (grid == generation).any()
+        grid[:] = generation
+    assert workspace.cleared_occupancy((2, 4, 4))[0].shape == (2, 4, 4)
