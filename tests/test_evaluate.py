@@ -93,7 +93,17 @@ def test_stats_carry_pycocotools_figures_under_their_names(dev_annotations):
         area = {"m": "medium", "l": "large"}.get(name[2:], "all")
         iou = {"50": "0.50", "75": "0.75"}.get(name[2:], "0.50:0.95")
         assert kind in line and f"IoU={iou:<9}" in line and f"area={area:>6}" in line, (name, line)
+    assert summary == "\n".join(lines) + "\n"  # pycocotools' ten lines, as it prints them
     assert stats["AP"] == pytest.approx(0.446, abs=0.001)  # the original's AP on the dev set
+
+
+def test_coco_stats_without_detections_are_zero_and_say_so(dev_annotations):
+    # pycocotools' loadRes fails on an empty list (IndexError): no detections score 0 without it
+    from manypose.evaluate import STAT_NAMES, coco_keypoint_stats, load_coco
+
+    stats, summary = coco_keypoint_stats(load_coco(dev_annotations), [])
+    assert stats == {name: 0.0 for name in STAT_NAMES}
+    assert summary == "no detections: every AP is 0\n"
 
 
 def crowdpose_predictions(seed: int):

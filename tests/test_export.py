@@ -41,6 +41,38 @@ def test_export_matches_torch_at_several_sizes(default_model, tmp_path):
         assert np.abs(session.run(None, {"images": blob})[0] - expected).max() < 0.01
 
 
+def test_the_export_is_checked_on_two_letterboxes_or_the_fixed_size():
+    from manypose.data.transforms import InputSpec
+
+    assert export.check_shapes(InputSpec()) == [(1, 3, 448, 640), (1, 3, 640, 448)]  # landscape, portrait
+    # corner-aligned grids take a multiple of the stride plus one, in height and width
+    assert export.check_shapes(InputSpec(corner_aligned=True)) == [(1, 3, 449, 641), (1, 3, 641, 449)]
+    # size is (width, height); one image of three channels
+    assert export.check_shapes(InputSpec(size=(96, 64), resize="stretch")) == [(1, 3, 64, 96)]
+
+
+def test_a_stretched_input_is_exported_at_its_fixed_size_with_a_dynamic_batch(default_model, tmp_path):
+    import types
+
+    import onnx
+
+    from manypose.data.transforms import InputSpec
+
+    model_file = types.SimpleNamespace(architecture=default_model.architecture, heads=default_model.heads,
+                                       weights=default_model.weights,
+                                       input_spec=InputSpec(size=(96, 64), resize="stretch"))
+    path = export.export_onnx(model_file, tmp_path / "fixed.onnx")
+    [images] = onnx.load(str(path)).graph.input
+    dims = [dim.dim_param or dim.dim_value for dim in images.type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, 64, 96]  # "batch" as on the outputs: one symbol for both
+
+
+def test_export_without_torch_says_what_needs_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(ImportError, match="exporting to ONNX needs torch: pip install"):
+        export.export_onnx(find_model(), tmp_path / "m.onnx")
+
+
 def test_shipped_onnx_is_the_shipped_weights(default_model):
     reference = np.load(shared_path("reference/yolo11n-pose_raw_139.npz"))
     session = onnxruntime.InferenceSession(str(default_model.folder / "model.onnx"),

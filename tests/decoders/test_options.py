@@ -26,6 +26,20 @@ def test_bad_values_are_refused(values):
         DecoderOptions.from_given(**values)
 
 
+def test_thresholds_take_both_ends_of_0_to_1():
+    # the range is closed: 1 (keep only certain people, never merge duplicates) is allowed
+    options = DecoderOptions.from_given(score_threshold=1, iou_threshold=1.0)
+    assert (options.score_threshold, options.iou_threshold) == (1, 1.0)
+    assert DecoderOptions(score_threshold=0, iou_threshold=0.0).score_threshold == 0
+
+
+@pytest.mark.parametrize("value", ["0.5", None])
+def test_a_threshold_that_is_not_a_number_is_refused_by_name(value):
+    # a ValueError naming the option, not math.isnan's TypeError
+    with pytest.raises(ValueError, match="score_threshold must be a number in \\[0, 1\\]"):
+        DecoderOptions(score_threshold=value)
+
+
 def test_unknown_options_are_refused():
     with pytest.raises(TypeError, match="unknown decoder option min_people"):
         DecoderOptions.from_given(min_people=3)
