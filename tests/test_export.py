@@ -41,6 +41,24 @@ def test_export_matches_torch_at_several_sizes(default_model, tmp_path):
         assert np.abs(session.run(None, {"images": blob})[0] - expected).max() < 0.01
 
 
+def test_the_export_names_its_outputs_and_dynamic_sizes_at_our_opset(default_model, tmp_path):
+    import onnx
+
+    from manypose.heads import codec_for
+
+    graph_model = onnx.load(str(export.export_onnx(default_model, tmp_path / "model.onnx")))
+    assert [entry.version for entry in graph_model.opset_import if entry.domain in ("", "ai.onnx")] == [export.OPSET]
+
+    def dims(value):
+        return [dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim]
+
+    [images] = graph_model.graph.input
+    assert images.name == "images" and dims(images) == ["batch", 3, "height", "width"]
+    outputs = graph_model.graph.output
+    assert [output.name for output in outputs] == list(codec_for(default_model.heads).output_names)
+    assert all(dims(output)[0] == "batch" for output in outputs)  # the input's batch symbol
+
+
 def test_the_export_is_checked_on_two_letterboxes_or_the_fixed_size():
     from manypose.data.transforms import InputSpec
 
