@@ -128,7 +128,8 @@ def test_ctrl_c_finishes_the_outputs_up_to_the_last_frame(tmp_path):
     video, log = tmp_path / "out.mp4", tmp_path / "out.jsonl"
     run = subprocess.Popen([sys.executable, "-m", "manypose.cli", "video", str(clip), "--video-output", str(video),
                             "--json-output", str(log)] + FAST, stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                           preexec_fn=_default_ctrl_c)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and _growing_lines(tmp_path) < 10:
         time.sleep(0.2)
@@ -140,6 +141,12 @@ def test_ctrl_c_finishes_the_outputs_up_to_the_last_frame(tmp_path):
     assert 10 <= len(entries) < 1394 and len(images) == len(entries)
     assert [e["frame"] for e in entries] == list(range(len(entries)))
     assert "stopped early" in err and sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.mp4"]
+
+
+def _default_ctrl_c() -> None:
+    """In the child: Ctrl-C as on a terminal, even when this run ignores it (a job started in the
+    background or under nohup passes SIGINT ignored on, and Python then keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _growing_lines(folder) -> int:
