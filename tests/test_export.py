@@ -395,6 +395,17 @@ def tiny_conv_network(path, names=("conv1", "relu1", "conv2", "relu2", "conv3", 
     return path
 
 
+def input_quantization(path):
+    """(scale, zero point) with which an INT8 model quantizes its input images."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    [quantize_input] = [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "images"]
+    return tuple(constants[name] for name in quantize_input.input[1:])
+
+
 def test_float_nodes_are_after_the_last_convolution_or_fed_by_a_sensitive_layer(tmp_path):
     import re
 
@@ -407,9 +418,6 @@ def test_float_nodes_are_after_the_last_convolution_or_fed_by_a_sensitive_layer(
 def test_quantization_calibrates_on_32_images_four_at_a_time_with_percentile_ranges(tmp_path, monkeypatch):
     """A tiny network, so that the whole quantization runs in a moment (the yolo one is above)."""
     import types
-
-    import onnx
-    from onnx import numpy_helper
 
     from manypose.data.transforms import InputSpec
 
@@ -431,10 +439,7 @@ def test_quantization_calibrates_on_32_images_four_at_a_time_with_percentile_ran
     path = export.quantize_int8(model_file, tiny_conv_network(tmp_path / "tiny.onnx"), tmp_path / "int8.onnx",
                                 tmp_path / "images")
     assert ranges == [(start, start + 4) for start in range(0, 32, 4)]  # bounded memory
-    graph = onnx.load(str(path)).graph
-    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    [quantize_input] = [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "images"]
-    scale, zero_point = (constants[name] for name in quantize_input.input[1:])
+    scale, zero_point = input_quantization(path)
     # uint8 over [0, 40/255] (ONNX Runtime's range always holds 0): the outlier and the 8 bright
     # images are left out; within a histogram bin (2/2048) of the dark level
     assert zero_point == 0 and scale == pytest.approx(40 / 255 / 255, rel=0.01)
@@ -458,9 +463,6 @@ def test_int8_on_first_use_quantizes_the_exported_network_on_the_calibration_ima
     model.onnx): the images given, by argument or by $MANYPOSE_CALIBRATION_IMAGES, calibrate it."""
     import types
 
-    import onnx
-    from onnx import numpy_helper
-
     from manypose.data.transforms import InputSpec
 
     monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path / "home"))
@@ -479,8 +481,5 @@ def test_int8_on_first_use_quantizes_the_exported_network_on_the_calibration_ima
         monkeypatch.setenv("MANYPOSE_CALIBRATION_IMAGES", str(tmp_path / "images"))
         path = export.onnx_file(model_file, int8=True)
     assert path.parent == tmp_path / "home" / "exported" and path.name.endswith("model-int8.onnx")
-    graph = onnx.load(str(path)).graph
-    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    [quantize_input] = [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "images"]
-    scale, zero_point = (constants[name] for name in quantize_input.input[1:])
+    scale, zero_point = input_quantization(path)
     assert zero_point == 0 and scale == pytest.approx(40 / 255 / 255, rel=0.01)  # uint8 over [0, 40/255]
