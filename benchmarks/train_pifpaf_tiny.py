@@ -1,20 +1,24 @@
-"""A tiny OpenPifPaf network (ShuffleNetV2K at a fraction of shufflenetv2k16's widths, COCO cif
+"""A small OpenPifPaf network (ShuffleNetV2K at a fraction of shufflenetv2k16's widths, COCO cif
 and caf heads) trained from scratch on 8 coco-mini train2017 images learns them: the
 composite-field loss, its targets, the trainer and the decoder working together, on a CPU.
 
-    python benchmarks/train_pifpaf_tiny.py [--steps 1500] [--lr 0.003] [--size 257] [--translate 0.05]
-                                           [--zoom 0.9 1.1]
+    python benchmarks/train_pifpaf_tiny.py [--steps 3000] [--widths 96 192 384] [--size 257]
+                                           [--lr 0.003] [--translate 0.05] [--zoom 0.9 1.1]
 
 Prints the COCO AP on those 8 images before (random weights) and after training, and the
 seconds it took; the images are evaluated through manypose.load at the training size, on square
 letterboxes like the training inputs (the model's input asks for them). A light augmentation
-(zoom 0.9-1.1, shifts of up to 5 %): trained on one letterbox of each image alone, the tiny
-network learns those very pixels and loses the people once they are resampled or placed a few
-pixels apart (measured: 1000 steps, AP 0.50 on the training letterboxes, 0.05 through
-manypose.load with the usual minimal padding). Measured on 2 cores, 3000 steps: AP 0.476 with
-minimal padding at inference (2000 s), 0.552 on square letterboxes (the same network; and
-again 0.552 with --zoom 0.95 1.05 --translate 0.03, 3129 s on a shared machine); wider
-augmentation (--zoom 0.9 1.4 --translate 0.15) 0.437 with minimal padding.
+(zoom 0.9-1.1, shifts of up to 5 %): trained on one letterbox of each image alone, the network
+learns those very pixels and loses the people once they are resampled or placed a few pixels
+apart (measured: 1000 steps, AP 0.50 on the training letterboxes, 0.05 through manypose.load
+with the usual minimal padding).
+Measured on 2 cores, 3000 steps, square inference (the 8 images hold a crowd of small,
+overlapping spectators, where most of the loss is; the round trip's ceiling on labelled
+keypoints is 0.79 at 257 px, about the same up to 513):
+- widths 96/192/384 (the default): AP 0.616 (APl 0.876, APm 0.354), 2559 s;
+- widths 32/64/128: AP 0.552 (twice, also with --zoom 0.95 1.05 --translate 0.03), 0.476 with
+  minimal padding at inference, 0.437 with --zoom 0.9 1.4 --translate 0.15; at --size 385 0.548
+  (2707 s): resolution does not help it, width does.
 """
 from __future__ import annotations
 
@@ -34,18 +38,19 @@ from manypose.train import Trainer, TrainOptions
 from manypose.zoo import untrained_model
 
 # shufflenetv2k16 is stem 24, stages [4, 8, 4] x [348, 696, 1392], final 1392
-TINY_BACKBONE = {"stem_channels": 16, "stage_repeats": [1, 2, 1], "stage_channels": [32, 64, 128],
-                 "final_channels": 128}
+SMALL_BACKBONE = {"stem_channels": 16, "stage_repeats": [1, 2, 1]}
 
 
-def tiny_model(folder: Path, size: int) -> Path:
-    """The tiny network, initialised (seed 0), as a model folder whose input is `size` pixels,
-    letterboxed square like its training inputs (a network this small, fitted to 8 images, knows
-    only the geometry it was trained on)."""
+def tiny_model(folder: Path, size: int, widths: list[int]) -> Path:
+    """The small network with stages of `widths` channels (the last also the final width),
+    initialised (seed 0), as a model folder whose input is `size` pixels, letterboxed square like
+    its training inputs (a network this small, fitted to 8 images, knows only the geometry it
+    was trained on)."""
     torch.manual_seed(0)
     base = untrained_model("shufflenetv2k16")
     arch = {**base.architecture, "variant": "shufflenetv2k-tiny"}
-    arch["backbone"] = {**arch["backbone"], **TINY_BACKBONE}
+    arch["backbone"] = {**arch["backbone"], **SMALL_BACKBONE, "stage_channels": list(widths),
+                        "final_channels": widths[-1]}
     network = build_network(arch, base.heads)
     weights = {k: v.numpy() for k, v in network.state_dict().items() if not k.endswith("num_batches_tracked")}
     description = {**base.description, "name": "shufflenetv2k-tiny", "architecture": arch,
@@ -56,27 +61,31 @@ def tiny_model(folder: Path, size: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--widths", type=int, nargs=3, default=(96, 192, 384), metavar="CHANNELS",
+                        help="channels of the three stages (shufflenetv2k16: 348 696 1392)")
     parser.add_argument("--size", type=int, default=257, help="16 k + 1 pixels")
     parser.add_argument("--translate", type=float, default=0.05, help="random shift, a fraction of the size")
     parser.add_argument("--zoom", type=float, nargs=2, default=(0.9, 1.1), help="random zoom range (1 fits the long side)")
     parser.add_argument("--optimizer", default="adamw")
+    parser.add_argument("--workers", type=int, default=1, help="data loading processes (targets are drawn there)")
     parser.add_argument("--lr", type=float, default=3e-3, help="from scratch (the trainer cannot tell that the "
                                                                 "folder's weights are untrained)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="manypose-pifpaf-tiny-"))
     annotations = eight_images(folder)
-    model = tiny_model(folder, args.size)
+    model = tiny_model(folder, args.size, args.widths)
     before = training_ap(model, annotations)
     light = AugmentOptions(size=args.size, scale=tuple(args.zoom), translate=args.translate, flip=0.0, hsv=(0.0, 0.0, 0.0))
     options = TrainOptions(annotations, COCO / "train2017", folder / "run", model=str(model), epochs=1,
-                           repeats=args.steps, batch_size=IMAGES, optimizer=args.optimizer, lr=args.lr, workers=0,
-                           augment=light, ema_decay=0.99)
+                           repeats=args.steps, batch_size=IMAGES, optimizer=args.optimizer, lr=args.lr,
+                           workers=args.workers, augment=light, ema_decay=0.99)
     started = time.perf_counter()
     Trainer(options).run(progress=False)
     seconds = time.perf_counter() - started
     after = training_ap(folder / "run" / "last", annotations)
-    print(f"tiny ShuffleNetV2K cif/caf ({args.size} px) from scratch on {IMAGES} images, {args.steps} steps of "
+    widths = "/".join(map(str, args.widths))
+    print(f"ShuffleNetV2K {widths} cif/caf ({args.size} px) from scratch on {IMAGES} images, {args.steps} steps of "
           f"{args.optimizer}: training-set AP {before:.3f} -> {after:.3f} in {seconds:.0f} s on {os.cpu_count()} CPUs")
 
 
