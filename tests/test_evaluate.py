@@ -295,15 +295,19 @@ def few_dev_images(dev_annotations, path, image_ids):
     return path
 
 
-class TimedEstimator:
-    """The estimator, with the time from the call of its stream to its last result noted:
-    the images' reading and network runs, which evaluate's seconds per image must cover."""
+class WrappedEstimator:
+    """The estimator as it is, or with another keypoint set (whose sigmas eval scores with)."""
 
     def __init__(self, estimator, skeleton=None):
         self.estimator, self.skeleton = estimator, skeleton or estimator.skeleton
 
     def __getattr__(self, name):
         return getattr(self.estimator, name)
+
+
+class TimedEstimator(WrappedEstimator):
+    """The estimator, with the time from the call of its stream to its last result noted:
+    the images' reading and network runs, which evaluate's seconds per image must cover."""
 
     def stream(self, paths):
         started = time.perf_counter()
@@ -349,7 +353,7 @@ def test_eval_scores_with_the_sigmas_of_the_models_keypoint_set(estimator, dev_a
 
     annotations = few_dev_images(dev_annotations, tmp_path / "a.json", {183709})
     wide = dataclasses.replace(estimator.skeleton, name="wide17", sigmas=(0.2,) * 17)
-    stats, _, _ = evaluate(TimedEstimator(estimator, wide), annotations, dev_images,
+    stats, _, _ = evaluate(WrappedEstimator(estimator, wide), annotations, dev_images,
                            json_output=tmp_path / "p.json", progress=False)
     predictions = json.loads((tmp_path / "p.json").read_text())
     expected = direct_keypoint_ap(annotations, predictions, wide.sigmas)
@@ -403,7 +407,7 @@ def as_crowdpose14(keypoints):
     return np.concatenate([keypoints[..., 5:17, :], keypoints[..., :1, :], neck[..., None, :]], -2)
 
 
-class CrowdPoseEstimator(TimedEstimator):
+class CrowdPoseEstimator(WrappedEstimator):
     """The estimator with its poses given in CrowdPose's 14 keypoints."""
 
     def __init__(self, estimator):

@@ -41,6 +41,11 @@ def test_export_matches_torch_at_several_sizes(default_model, tmp_path):
         assert np.abs(session.run(None, {"images": blob})[0] - expected).max() < 0.01
 
 
+def dims(value) -> list:
+    """An ONNX graph input's or output's sizes: a symbol's name, or the fixed number."""
+    return [dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim]
+
+
 def test_the_export_names_its_outputs_and_dynamic_sizes_at_our_opset(default_model, tmp_path):
     import onnx
 
@@ -48,9 +53,6 @@ def test_the_export_names_its_outputs_and_dynamic_sizes_at_our_opset(default_mod
 
     graph_model = onnx.load(str(export.export_onnx(default_model, tmp_path / "model.onnx")))
     assert [entry.version for entry in graph_model.opset_import if entry.domain in ("", "ai.onnx")] == [export.OPSET]
-
-    def dims(value):
-        return [dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim]
 
     [images] = graph_model.graph.input
     assert images.name == "images" and dims(images) == ["batch", 3, "height", "width"]
@@ -81,8 +83,7 @@ def test_a_stretched_input_is_exported_at_its_fixed_size_with_a_dynamic_batch(de
                                        input_spec=InputSpec(size=(96, 64), resize="stretch"))
     path = export.export_onnx(model_file, tmp_path / "fixed.onnx")
     [images] = onnx.load(str(path)).graph.input
-    dims = [dim.dim_param or dim.dim_value for dim in images.type.tensor_type.shape.dim]
-    assert dims == ["batch", 3, 64, 96]  # "batch" as on the outputs: one symbol for both
+    assert dims(images) == ["batch", 3, 64, 96]  # "batch" as on the outputs: one symbol for both
 
 
 def test_export_without_torch_says_what_needs_it(monkeypatch, tmp_path):
