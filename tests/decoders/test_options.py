@@ -20,7 +20,9 @@ def test_unset_options_take_the_defaults_and_are_not_given():
 
 
 @pytest.mark.parametrize("values", [{"score_threshold": math.nan}, {"score_threshold": 1.5},
-                                    {"iou_threshold": -0.1}, {"max_detections": 0}])
+                                    {"iou_threshold": -0.1}, {"max_detections": 0},
+                                    {"score_threshold": True}, {"max_detections": True},
+                                    {"max_detections": 2.5}, {"max_detections": 3.0}])
 def test_bad_values_are_refused(values):
     with pytest.raises(ValueError, match="must be"):
         DecoderOptions.from_given(**values)
@@ -31,6 +33,13 @@ def test_thresholds_take_both_ends_of_0_to_1():
     options = DecoderOptions.from_given(score_threshold=1, iou_threshold=1.0)
     assert (options.score_threshold, options.iou_threshold) == (1, 1.0)
     assert DecoderOptions(score_threshold=0, iou_threshold=0.0).score_threshold == 0
+
+
+def test_numpy_numbers_are_numbers():
+    # a threshold computed with numpy, e.g. a percentile of scores
+    options = DecoderOptions.from_given(score_threshold=np.float32(0.3), iou_threshold=np.float64(0.5),
+                                        max_detections=np.int64(5))
+    assert (options.score_threshold, options.iou_threshold, options.max_detections) == (np.float32(0.3), 0.5, 5)
 
 
 @pytest.mark.parametrize("value", ["0.5", None])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields
 
 
@@ -19,10 +20,11 @@ class DecoderOptions:
     def __post_init__(self):
         for name in ("score_threshold", "iou_threshold"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or math.isnan(value) or not 0 <= value <= 1:
+            # numpy scalars are numbers too; True and False are not thresholds
+            if not _is_number(value, numbers.Real) or math.isnan(value) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a number in [0, 1], not {value!r}")
-        if int(self.max_detections) != self.max_detections or self.max_detections < 1:
-            raise ValueError(f"max_detections must be 1 or more, not {self.max_detections!r}")
+        if not _is_number(self.max_detections, numbers.Integral) or self.max_detections < 1:
+            raise ValueError(f"max_detections must be a whole number, 1 or more, not {self.max_detections!r}")
 
     @classmethod
     def from_given(cls, **values) -> "DecoderOptions":
@@ -40,3 +42,7 @@ class DecoderOptions:
         if refused:
             raise ValueError(f"{method} has no {', '.join(refused)}; it honours "
                              f"{', '.join(sorted(honoured)) or 'no decoder option'}")
+
+
+def _is_number(value, kind: type) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
