@@ -2,8 +2,8 @@
 and caf heads) trained from scratch on 8 coco-mini train2017 images learns them: the
 composite-field loss, its targets, the trainer and the decoder working together, on a CPU.
 
-    python benchmarks/train_pifpaf_tiny.py [--steps 3000] [--widths 96 192 384] [--size 257]
-                                           [--lr 0.003] [--translate 0.05] [--zoom 0.9 1.1]
+    python benchmarks/train_pifpaf_tiny.py [--steps 3000] [--widths 96 192 384] [--repeats 1 2 1]
+                                           [--size 257] [--lr 0.003] [--translate 0.05] [--zoom 0.9 1.1]
 
 Prints the COCO AP on those 8 images before (random weights) and after training, and the
 seconds it took; the images are evaluated through manypose.load at the training size, on square
@@ -39,19 +39,19 @@ from manypose.train import Trainer, TrainOptions
 from manypose.zoo import untrained_model
 
 # shufflenetv2k16 is stem 24, stages [4, 8, 4] x [348, 696, 1392], final 1392
-SMALL_BACKBONE = {"stem_channels": 16, "stage_repeats": [1, 2, 1]}
+SMALL_STEM_CHANNELS = 16
 
 
-def tiny_model(folder: Path, size: int, widths: list[int]) -> Path:
-    """The small network with stages of `widths` channels (the last also the final width),
-    initialised (seed 0), as a model folder whose input is `size` pixels, letterboxed square like
+def tiny_model(folder: Path, size: int, widths: list[int], repeats: list[int]) -> Path:
+    """The small network with stages of `widths` channels (the last also the final width) and
+    `repeats` blocks, initialised (seed 0), as a model folder whose input is `size` pixels, letterboxed square like
     its training inputs (a network this small, fitted to 8 images, knows only the geometry it
     was trained on)."""
     torch.manual_seed(0)
     base = untrained_model("shufflenetv2k16")
     arch = {**base.architecture, "variant": "shufflenetv2k-tiny"}
-    arch["backbone"] = {**arch["backbone"], **SMALL_BACKBONE, "stage_channels": list(widths),
-                        "final_channels": widths[-1]}
+    arch["backbone"] = {**arch["backbone"], "stem_channels": SMALL_STEM_CHANNELS, "stage_repeats": list(repeats),
+                        "stage_channels": list(widths), "final_channels": widths[-1]}
     network = build_network(arch, base.heads)
     weights = {k: v.numpy() for k, v in network.state_dict().items() if not k.endswith("num_batches_tracked")}
     description = {**base.description, "name": "shufflenetv2k-tiny", "architecture": arch,
@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--widths", type=int, nargs=3, default=(96, 192, 384), metavar="CHANNELS",
                         help="channels of the three stages (shufflenetv2k16: 348 696 1392)")
+    parser.add_argument("--repeats", type=int, nargs=3, default=(1, 2, 1), metavar="BLOCKS",
+                        help="blocks of the three stages (shufflenetv2k16: 4 8 4)")
     parser.add_argument("--size", type=int, default=257, help="16 k + 1 pixels")
     parser.add_argument("--translate", type=float, default=0.05, help="random shift, a fraction of the size")
     parser.add_argument("--zoom", type=float, nargs=2, default=(0.9, 1.1), help="random zoom range (1 fits the long side)")
@@ -75,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="manypose-pifpaf-tiny-"))
     annotations = eight_images(folder)
-    model = tiny_model(folder, args.size, args.widths)
+    model = tiny_model(folder, args.size, args.widths, args.repeats)
     before = training_ap(model, annotations)
     light = AugmentOptions(size=args.size, scale=tuple(args.zoom), translate=args.translate, flip=0.0, hsv=(0.0, 0.0, 0.0))
     options = TrainOptions(annotations, COCO / "train2017", folder / "run", model=str(model), epochs=1,
@@ -86,7 +88,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     after = training_ap(folder / "run" / "last", annotations)
     widths = "/".join(map(str, args.widths))
-    print(f"ShuffleNetV2K {widths} cif/caf ({args.size} px) from scratch on {IMAGES} images, {args.steps} steps of "
+    repeats = "/".join(map(str, args.repeats))
+    print(f"ShuffleNetV2K {widths} x {repeats} blocks cif/caf ({args.size} px) from scratch on {IMAGES} images, {args.steps} steps of "
           f"{args.optimizer}: training-set AP {before:.3f} -> {after:.3f} in {seconds:.0f} s on {os.cpu_count()} CPUs")
 
 
