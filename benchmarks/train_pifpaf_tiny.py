@@ -12,12 +12,12 @@ letterboxes like the training inputs (the model's input asks for them). A light 
 learns those very pixels and loses the people once they are resampled or placed a few pixels
 apart (measured: 1000 steps, AP 0.50 on the training letterboxes, 0.05 through manypose.load
 with the usual minimal padding).
-Measured on 2 cores, 3000 steps, square inference resized bilinearly (the 8 images hold a crowd of small,
-overlapping spectators, where most of the loss is; the round trip's ceiling on labelled
-keypoints is 0.79 at 257 px, about the same up to 513):
+Measured on 2 cores, 3000 steps, square inference resized bilinearly (the 8 images hold a
+crowd of small, overlapping spectators, where most of the loss is; the round trip's ceiling on
+labelled keypoints is 0.79 at 257 px, about the same up to 513):
 - widths 96/192/384 (the default): AP 0.616 (APl 0.876, APm 0.354), 2559 s;
-  with --steps 5000: AP 0.631 (0.638 shrunk by area), 4338 s (more steps help little); with --repeats 2 4 2: AP 0.616
-  (the same with the input shrunk by area or bilinearly), 3112 s (depth does not help);
+  with --steps 5000: AP 0.631 (0.638 shrunk by area), 4338 s (more steps help little);
+  with --repeats 2 4 2: AP 0.616 (the same shrunk by area), 3112 s (depth does not help);
 - widths 32/64/128: AP 0.552 (twice, also with --zoom 0.95 1.05 --translate 0.03), 0.476 with
   minimal padding at inference, 0.437 with --zoom 0.9 1.4 --translate 0.15; at --size 385 0.548
   (2707 s): resolution does not help it, width does.
@@ -92,8 +92,8 @@ def main() -> None:
     after = training_ap(folder / "run" / "last", annotations)
     widths = "/".join(map(str, args.widths))
     repeats = "/".join(map(str, args.repeats))
-    print(f"ShuffleNetV2K {widths} x {repeats} blocks cif/caf ({args.size} px) from scratch on {IMAGES} images, {args.steps} steps of "
-          f"{args.optimizer}: training-set AP {before:.3f} -> {after:.3f} in {seconds:.0f} s on {os.cpu_count()} CPUs")
+    print(f"ShuffleNetV2K {widths} x {repeats} blocks cif/caf ({args.size} px) from scratch on {IMAGES} images, "
+          f"{args.steps} steps of {args.optimizer}: training-set AP {before:.3f} -> {after:.3f} in {seconds:.0f} s on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
