@@ -18,6 +18,7 @@ labelled keypoints is 0.79 at 257 px, about the same up to 513):
 - widths 96/192/384 (the default): AP 0.616 (APl 0.876, APm 0.354), 2559 s;
   with --steps 5000: AP 0.631 (0.638 shrunk by area), 4338 s (more steps help little);
   with --repeats 2 4 2: AP 0.616 (the same shrunk by area), 3112 s (depth does not help);
+- widths 128/256/512, input shrunk by area: AP 0.615, 3385 s (no better than 96/192/384);
 - widths 32/64/128: AP 0.552 (twice, also with --zoom 0.95 1.05 --translate 0.03), 0.476 with
   minimal padding at inference, 0.437 with --zoom 0.9 1.4 --translate 0.15; at --size 385 0.548
   (2707 s): resolution does not help it, width does.
