@@ -21,7 +21,7 @@ labelled keypoints is 0.79 at 257 px, about the same up to 513):
 - widths 128/256/512, input shrunk by area: AP 0.615, 3385 s (no better than 96/192/384);
 - widths 32/64/128: AP 0.552 (twice, also with --zoom 0.95 1.05 --translate 0.03), 0.476 with
   minimal padding at inference, 0.437 with --zoom 0.9 1.4 --translate 0.15; at --size 385 0.548
-  (2707 s): resolution does not help it, width does.
+  (2707 s): resolution does not help it, width up to 96/192/384 does.
 """
 from __future__ import annotations
 
