@@ -94,7 +94,8 @@ def main() -> None:
     widths = "/".join(map(str, args.widths))
     repeats = "/".join(map(str, args.repeats))
     print(f"ShuffleNetV2K {widths} x {repeats} blocks cif/caf ({args.size} px) from scratch on {IMAGES} images, "
-          f"{args.steps} steps of {args.optimizer}: training-set AP {before:.3f} -> {after:.3f} in {seconds:.0f} s on {os.cpu_count()} CPUs")
+          f"{args.steps} steps of {args.optimizer}: training-set AP {before:.3f} -> {after:.3f} "
+          f"in {seconds:.0f} s on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
