@@ -3,7 +3,7 @@ fields: time per image, people per image, dev-set AP.
 
     python benchmarks/cifcaf_decoder.py [--openpifpaf-python /tmp/manypose-peers/venv/bin/python]
         [--annotations ../shared/data/coco-mini/annotations/person_keypoints_val2017.json]
-        [--input-size 641] [--repeats 5] [--stats-output FILE] [--save-fixture FILE]
+        [--input-size 641] [--repeats 5] [--complete-poses] [--stats-output FILE] [--save-fixture FILE]
 
 There is no trained OpenPifPaf network here, so the fields come from the dev ground truth: every
 image's people encoded by manypose's encoder at input-size (as benchmarks/round_trip.py does,
@@ -14,7 +14,8 @@ the same with noise ("noisy", seeded per image): confidences scaled by 0.4 to 1,
 Both decoders read the same float16 fields, zero where the confidence is below 0.2 (no step
 reads those cells). OpenPifPaf runs in its own interpreter (benchmarks/reference_runners/
 openpifpaf_cifcaf.py, default settings, one torch thread); manypose's decoder with score
-threshold 0, so both keep the people OpenPifPaf's instance threshold keeps.
+threshold 0, so both keep the people OpenPifPaf's instance threshold keeps. --complete-poses runs
+both as OpenPifPaf's evaluation does (its --force-complete-pose, manypose's complete_poses).
 
 Printed per variant and decoder (manypose's, manypose's with seeds from local maxima only,
 OpenPifPaf's): ms/image (mean over images of the median of `repeats` calls) and its ratio to
@@ -23,7 +24,8 @@ many people as OpenPifPaf's, the AP. And numba's compile time (the first call wi
 cache, in a fresh interpreter), kept out of the timings.
 
 --save-fixture writes the fields and OpenPifPaf's poses of FIXTURE_IMAGES images (both variants)
-for tests/decoders/test_cifcaf_decoder.py.
+for tests/decoders/test_cifcaf_decoder.py; with --complete-poses the poses only (the fields are
+those of the run without).
 """
 from __future__ import annotations
 
@@ -108,8 +110,9 @@ def stored(outputs: dict) -> dict:
             for name, values in outputs.items()}
 
 
-def decode_ours(fields: dict, repeats: int, seed_local_maxima: bool = False) -> dict:
-    decoder = CifCafDecoder(*coco17_heads(), DecoderOptions(score_threshold=0.0), seed_local_maxima=seed_local_maxima)
+def decode_ours(fields: dict, repeats: int, complete_poses: bool, seed_local_maxima: bool = False) -> dict:
+    options = DecoderOptions(score_threshold=0.0, complete_poses=complete_poses)
+    decoder = CifCafDecoder(*coco17_heads(), options, seed_local_maxima=seed_local_maxima)
     decoded = {}
     for key, (_, _, outputs) in fields.items():
         outputs = {name: values.astype(np.float32) for name, values in outputs.items()}
@@ -123,14 +126,14 @@ def decode_ours(fields: dict, repeats: int, seed_local_maxima: bool = False) -> 
     return decoded
 
 
-def decode_openpifpaf(python: str, fields: dict, repeats: int, scratch: Path) -> dict:
+def decode_openpifpaf(python: str, fields: dict, repeats: int, complete_poses: bool, scratch: Path) -> dict:
     fields_file, out_file = scratch / "fields.npz", scratch / "openpifpaf.npz"
     arrays = {"keys": np.array(list(fields))}
     for key, (_, _, outputs) in fields.items():
         arrays.update({f"{key}/{name}": values for name, values in outputs.items()})
     np.savez(fields_file, **arrays)
     subprocess.run([python, str(RUNNER), "--fields", str(fields_file), "--out", str(out_file),
-                    "--repeats", str(repeats)], check=True)
+                    "--repeats", str(repeats)] + (["--force-complete-pose"] if complete_poses else []), check=True)
     out = np.load(out_file)
     return {key: {"keypoints": out[f"{key}/keypoints"], "scores": out[f"{key}/scores"],
                   "ms": out[f"{key}/ms"], "core_ms": out[f"{key}/core_ms"]} for key in fields}
@@ -175,11 +178,12 @@ def summary(coco, fields: dict, decoded: dict) -> dict:
     return figures
 
 
-def save_fixture(path: Path, fields: dict, theirs: dict) -> None:
+def save_fixture(path: Path, fields: dict, theirs: dict, with_fields: bool) -> None:
     arrays = {}
     for key, (image_id, _, outputs) in fields.items():
         if image_id in FIXTURE_IMAGES:
-            arrays.update({f"{key}/{name}": values for name, values in outputs.items()})
+            if with_fields:
+                arrays.update({f"{key}/{name}": values for name, values in outputs.items()})
             arrays[f"{key}/keypoints"] = theirs[key]["keypoints"]
             arrays[f"{key}/scores"] = theirs[key]["scores"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +196,7 @@ def main() -> int:
     parser.add_argument("--annotations", default=str(DEV_ANNOTATIONS))
     parser.add_argument("--input-size", type=int, default=641)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--complete-poses", action="store_true", help="both decoders as OpenPifPaf's evaluation runs")
     parser.add_argument("--stats-output", help="write the figures as JSON")
     parser.add_argument("--save-fixture", type=Path, help="write the test fixture here")
     args = parser.parse_args()
@@ -199,10 +204,11 @@ def main() -> int:
     coco = load_coco(args.annotations)
     fields = dev_fields(coco, args.input_size)
     compile_s = compile_seconds()
-    decoded = {"manypose": decode_ours(fields, args.repeats),
-               "manypose, fast seeds": decode_ours(fields, args.repeats, seed_local_maxima=True)}
+    decoded = {"manypose": decode_ours(fields, args.repeats, args.complete_poses),
+               "manypose, fast seeds": decode_ours(fields, args.repeats, args.complete_poses, seed_local_maxima=True)}
     with tempfile.TemporaryDirectory() as scratch:
-        decoded["OpenPifPaf"] = decode_openpifpaf(args.openpifpaf_python, fields, args.repeats, Path(scratch))
+        decoded["OpenPifPaf"] = decode_openpifpaf(args.openpifpaf_python, fields, args.repeats, args.complete_poses,
+                                                  Path(scratch))
     figures = summary(coco, fields, decoded)
     print(f"{'fields':<7} {'decoder':<21} {'ms/image':>8} {'/ OpenPifPaf':>12} {'/ its C++ part':>14} "
           f"{'same count':>10} {'AP':>6}")
@@ -217,7 +223,7 @@ def main() -> int:
     if args.stats_output:
         Path(args.stats_output).write_text(json.dumps(figures, indent=1))
     if args.save_fixture:
-        save_fixture(args.save_fixture, fields, decoded["OpenPifPaf"])
+        save_fixture(args.save_fixture, fields, decoded["OpenPifPaf"], with_fields=not args.complete_poses)
     return 0
 
 

@@ -147,6 +147,7 @@ def test_counts_below_one_are_refused(option, capsys):
     (["--input-size", "100000"], "input size must be a whole number of pixels from 32 to 4096"),
     (["--score-threshold", "nan"], "score_threshold must be a number in [0, 1]"),
     (["--iou-threshold", "1.5"], "iou_threshold must be a number in [0, 1]"),
+    (["--complete-poses"], "the pose_objects decoder has no complete_poses"),
 ])
 def test_bad_options_end_with_one_line_and_exit_2(options, message, capsys):
     assert main(["predict", str(DEMO_IMAGE), "--quiet", *options]) == 2

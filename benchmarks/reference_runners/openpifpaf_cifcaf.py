@@ -2,18 +2,21 @@
 person heads at stride 8) on saved fields, for benchmarks/cifcaf_decoder.py. Runs in a venv with
 openpifpaf 0.13 (see ../shared/peers/setup_peers.sh), never in manypose's.
 
-Usage: python openpifpaf_cifcaf.py --fields FIELDS.npz --out OUT.npz [--repeats 5]
+Usage: python openpifpaf_cifcaf.py --fields FIELDS.npz --out OUT.npz [--repeats 5] [--force-complete-pose]
 
 FIELDS.npz holds, per image key K (listed in `keys`), K/cif (17, 5, H, W) and K/caf (19, 8, H, W)
 in OpenPifPaf's evaluation layout (float16 or float32). OUT.npz gets per key K/keypoints
 (N, 17, 3) x, y, confidence in input pixels, K/scores (N,) (OpenPifPaf's annotation score), and
 the times of `repeats` calls in milliseconds: K/ms the whole decoder, K/core_ms its C++ part.
+--force-complete-pose configures the decoder through OpenPifPaf's own command-line options, as
+its evaluation runs it.
 """
 import argparse
 import time
 
 import numpy as np
 import openpifpaf.datasets
+import openpifpaf.decoder
 import torch
 from openpifpaf.decoder import CifCaf
 
@@ -28,12 +31,21 @@ def coco_decoder() -> CifCaf:
     return CifCaf([cif_meta], [caf_meta])
 
 
+def configure_complete_poses() -> None:
+    parser = argparse.ArgumentParser()
+    openpifpaf.decoder.cli(parser)
+    openpifpaf.decoder.configure(parser.parse_args(["--force-complete-pose"]))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fields", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--force-complete-pose", action="store_true")
     args = parser.parse_args()
+    if args.force_complete_pose:
+        configure_complete_poses()
     torch.set_num_threads(1)  # the decoder is sequential; as manypose's
     decoder = coco_decoder()
     fields = np.load(args.fields)

@@ -88,6 +88,10 @@ def _add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--iou-threshold", type=float, default=None, metavar="T",
                         help="boxes overlapping a better one by more than T are duplicates (default "
                              f"{DEFAULTS.iou_threshold}; models without box NMS refuse it)")
+    parser.add_argument("--complete-poses", action="store_true", default=None,
+                        help="give every person found all its keypoints, the weak ones at low confidence, as "
+                             "OpenPifPaf's --force-complete-pose (CIF/CAF models; raises their COCO AP, the "
+                             "setting of OpenPifPaf's evaluation)")
     parser.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
                         help="long side of the network input in pixels, a multiple of the model's stride "
                              "(default: the model's, 640 for YOLO-pose)")
@@ -115,7 +119,7 @@ def _estimator(args):
     if args.max_image_pixels:
         os.environ[MAX_PIXELS_ENV] = str(args.max_image_pixels)
     return load(args.model, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
-                input_size=args.input_size, threads=args.threads, backend=args.backend,
+                complete_poses=args.complete_poses, input_size=args.input_size, threads=args.threads, backend=args.backend,
                 int8=args.int8, calibration_images=args.calibration_images)
 
 

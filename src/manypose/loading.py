@@ -15,7 +15,8 @@ from .zoo import find_model
 
 def load(name_or_path=None, backend: str = DEFAULT_BACKEND, int8: bool = False, calibration_images=None,
          input_size: int | None = None, threads: int | None = None, score_threshold: float | None = None,
-         iou_threshold: float | None = None, max_detections: int | None = None) -> PoseEstimator:
+         iou_threshold: float | None = None, max_detections: int | None = None,
+         complete_poses: bool | None = None) -> PoseEstimator:
     """An estimator for a model name (see `manypose models`), a model folder, or a published
     checkpoint (converted on the fly). Decoder options left as None take their defaults
     (see decoders.options); one the model's decoder cannot honour is refused."""
@@ -24,7 +25,7 @@ def load(name_or_path=None, backend: str = DEFAULT_BACKEND, int8: bool = False, 
     model = find_model(name_or_path)
     codec = codec_for(model.heads)
     options = DecoderOptions.from_given(score_threshold=score_threshold, iou_threshold=iou_threshold,
-                                        max_detections=max_detections)
+                                        max_detections=max_detections, complete_poses=complete_poses)
     decoder = codec.decoder(options)
     input_spec = model.input_spec.with_size(input_size) if input_size else model.input_spec
     runnable = runnable_form(model, backend, int8, calibration_images)

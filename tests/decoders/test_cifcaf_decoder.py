@@ -1,7 +1,7 @@
 """The composite-field decoder finds the people OpenPifPaf's own decoder finds on the same fields
 (tests/fixtures/cifcaf/decoder_reference.npz, from benchmarks/cifcaf_decoder.py: clean and noisy
-fields of four crowded dev images, and OpenPifPaf 0.13's poses on them), and behaves on fields
-with known answers."""
+fields of four crowded dev images, and OpenPifPaf 0.13's poses on them; decoder_reference_complete.npz
+its poses with --force-complete-pose on the same fields), and behaves on fields with known answers."""
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,22 +10,23 @@ import numpy as np
 import pytest
 
 from manypose.decoders import DecoderOptions
-from manypose.decoders.cifcaf import (CifCafDecoder, _Workspace, _blend, _connection, _heap_pop, _heap_push,
-                                      boxes_around)
+from manypose.decoders.cifcaf import (FILLED_CONFIDENCE, CifCafDecoder, _Workspace, _blend, _connection, _heap_pop,
+                                      _heap_push, boxes_around)
 from manypose.encoders.cifcaf import CifCafEncoder
 from manypose.heads import codec_for
 from manypose.heads.composite_fields import CifHead, coco17_heads
 from manypose.skeleton import COCO17
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "cifcaf" / "decoder_reference.npz"
+COMPLETE_REFERENCE = REFERENCE.with_name("decoder_reference_complete.npz")
 HEADS = coco17_heads()
 
 
-def reference_images():
-    reference = np.load(REFERENCE)
+def reference_images(poses: Path = REFERENCE):
+    reference, theirs = np.load(REFERENCE), np.load(poses)
     keys = sorted({name.rsplit("/", 1)[0] for name in reference.files})
     return [(key, {name: reference[f"{key}/{name}"].astype(np.float32) for name in ("cif", "caf")},
-             reference[f"{key}/keypoints"], reference[f"{key}/scores"]) for key in keys]
+             theirs[f"{key}/keypoints"], theirs[f"{key}/scores"]) for key in keys]
 
 
 def decoder(**settings) -> CifCafDecoder:
@@ -60,6 +61,47 @@ def test_finds_the_people_openpifpaf_finds(key, fields, keypoints, scores):
         # person may grow from another of its keypoints
         assert np.abs(ours[match, kept, 2] - person[kept, 2]).max() < 0.1
         assert our_scores[match] == pytest.approx(score, abs=0.01)
+
+
+@pytest.mark.parametrize("key, fields, keypoints, scores", [pytest.param(*image, id=image[0])
+                                                               for image in reference_images(COMPLETE_REFERENCE)])
+def test_complete_poses_are_openpifpafs_forced_complete_poses(key, fields, keypoints, scores):
+    _, our_scores, ours = decoder(options=DecoderOptions(score_threshold=0.0, complete_poses=True))(fields)
+    assert len(ours) == len(keypoints), "as many people"
+    assert (ours[:, :, 2] > 0).all() and (keypoints[:, :, 2] > 0).all(), "every keypoint, in both"
+    reached_by_us = ours[:, :, 2] > 1e-3
+    for person, score in zip(keypoints, scores):
+        # compared: the keypoints reached along associations (those filled in from a neighbour
+        # may take another neighbour's place where confidences tie; suppressed duplicates have
+        # none)
+        reached = person[:, 2] > 1e-3
+        alike = np.flatnonzero((reached_by_us == reached).all(axis=1) & (np.abs(our_scores - score) <= 0.01))
+        assert len(alike), "a person with the same keypoints reached, scored the same"
+        if reached.any():
+            offsets = np.abs(ours[alike][:, reached, :2] - person[reached, :2]).max(axis=(1, 2))
+            match = alike[offsets.argmin()]
+            assert offsets.min() < 0.01
+            assert np.abs(ours[match, reached, 2] - person[reached, 2]).max() < 0.1
+
+
+def test_complete_poses_follow_weak_associations_then_fill_in_the_rest():
+    person = standing(40, 30, 200)[None]
+    fields = fields_of(person)
+    associations = HEADS[1].associations
+    fields["caf"][associations.index((5, 11)), 1] *= 0.05  # left shoulder - left hip: too weak to follow
+    fields["caf"][associations.index((6, 12)), 1] *= 0.05  # right shoulder - right hip
+    fields["caf"][[i for i, pair in enumerate(associations) if 3 in pair], 1] = 0  # the left ear: unconnected
+    _, _, split = decoder()(fields)
+    assert sorted((split[:, :, 2] > 0).sum(axis=1)) == [6, 10], "upper body without its ear, lower body"
+    _, scores, complete = decoder(options=DecoderOptions(score_threshold=0.0, complete_poses=True))(fields)
+    best = complete[scores.argmax()]
+    assert (complete[:, :, 2] > 0).all(), "every person gets every keypoint"
+    reached = np.arange(17) != 3
+    np.testing.assert_allclose(best[reached, :2], person[0, reached, :2], atol=1e-3)
+    assert (best[reached, 2] > 0.1).all()
+    assert best[3, 2] == pytest.approx(FILLED_CONFIDENCE)
+    neighbours = [b if a == 3 else a for a, b in associations if 3 in (a, b)]
+    assert any(np.allclose(best[3, :2], person[0, k, :2], atol=1e-3) for k in neighbours), "a neighbour's place"
 
 
 def test_same_people_count_on_at_least_95_percent_of_the_reference_images():
@@ -148,7 +190,7 @@ def test_a_connection_needs_its_association_to_lead_back_to_the_source():
 
     def connect(backward):
         starts = np.array([[0, len(forward)], [0, len(backward)]])
-        return _connection(source, 1, forward, backward, starts, 0.15)
+        return _connection(source, 1, forward, backward, starts, (0.15, 0.5, 1.0, True))
 
     confidence, x, y, _ = connect(association_rows((0.6, elbow, shoulder)))
     assert (x, y) == elbow and confidence == pytest.approx(np.sqrt(0.5 * 0.6))
@@ -159,13 +201,13 @@ def test_a_connection_needs_its_association_to_lead_back_to_the_source():
 def test_the_two_best_associations_blend_when_they_agree():
     start = (50.0, 50.0)
     agreeing = association_rows((0.9, start, (80.0, 90.0)), (0.8, (51.0, 50.0), (82.0, 90.0)))
-    confidence, x, y, _ = _blend(agreeing, *start, 8.0)
+    confidence, x, y, _ = _blend(agreeing, *start, 8.0, 1.0)
     near = np.exp(-0.5 / 16)  # the second starts 1 pixel off: sigma is half the scale
     assert confidence == pytest.approx(0.5 * (0.9 + 0.8 * near), rel=1e-6)
     assert x == pytest.approx((0.9 * 80 + 0.8 * near * 82) / (0.9 + 0.8 * near), rel=1e-6) and y == 90
     disagreeing = association_rows((0.9, start, (80.0, 90.0)), (0.8, start, (120.0, 90.0)))
-    assert _blend(disagreeing, *start, 8.0)[:3] == pytest.approx((0.45, 80.0, 90.0))
-    assert _blend(association_rows((0.9, (70.0, 50.0), (80.0, 90.0))), *start, 8.0)[0] == 0, "none near"
+    assert _blend(disagreeing, *start, 8.0, 1.0)[:3] == pytest.approx((0.45, 80.0, 90.0))
+    assert _blend(association_rows((0.9, (70.0, 50.0), (80.0, 90.0))), *start, 8.0, 1.0)[0] == 0, "none near"
 
 
 def test_the_frontier_pops_best_first():

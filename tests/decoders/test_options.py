@@ -22,7 +22,8 @@ def test_unset_options_take_the_defaults_and_are_not_given():
 @pytest.mark.parametrize("values", [{"score_threshold": math.nan}, {"score_threshold": 1.5},
                                     {"iou_threshold": -0.1}, {"max_detections": 0},
                                     {"score_threshold": True}, {"max_detections": True},
-                                    {"max_detections": 2.5}, {"max_detections": 3.0}])
+                                    {"max_detections": 2.5}, {"max_detections": 3.0},
+                                    {"complete_poses": 1}, {"complete_poses": "yes"}])
 def test_bad_values_are_refused(values):
     with pytest.raises(ValueError, match="must be"):
         DecoderOptions.from_given(**values)
@@ -59,7 +60,7 @@ def test_the_refusals_name_every_option_involved():
         DecoderOptions.from_given(min_people=3, given=frozenset(), flip=True)
     # "given" is bookkeeping, not an option a user sets
     assert str(unknown.value) == ("unknown decoder option flip, given, min_people; "
-                                  "known: iou_threshold, max_detections, score_threshold")
+                                  "known: complete_poses, iou_threshold, max_detections, score_threshold")
     options = DecoderOptions.from_given(iou_threshold=0.5, max_detections=5, score_threshold=None)
     with pytest.raises(ValueError) as refused:
         options.check_honoured(("score_threshold", "max_detections"), "the paf decoder")
@@ -75,6 +76,8 @@ def test_a_decoder_refuses_what_it_cannot_honour_only_when_set():
     with pytest.raises(ValueError, match="the paf decoder has no iou_threshold"):
         paf.decoder(DecoderOptions.from_given(iou_threshold=0.5))
     codec_for([PoseObjectsHead(COCO17)]).decoder(DecoderOptions.from_given(iou_threshold=0.5))
+    with pytest.raises(ValueError, match="the paf decoder has no complete_poses"):
+        paf.decoder(DecoderOptions.from_given(complete_poses=True))
 
 
 def two_people_fields(weak: float):

@@ -11,12 +11,14 @@ import torch
 import manypose
 from manypose import export
 from manypose.convert import convert
+from manypose.encoders.cifcaf import CifCafEncoder
 from manypose.heads import codec_for
 from manypose.modelfile import read_model_folder
 from manypose.models import inference_network
 from manypose.runtime import open_backend
 
 from conftest import shared_path
+from synthetic_people import STANDING
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "fixtures" / "openpifpaf" / "tiny-shufflenetv2k.pkl"
 SHAPES = ((1, 3, 129, 177), (2, 3, 161, 97))  # landscape and portrait, 16 k + 1
@@ -71,3 +73,21 @@ def test_the_model_predicts_through_every_backend(exported, backend, int8):
     image = cv2.imread(str(shared_path("data/coco-mini/val2017/000000397133.jpg")))
     poses = manypose.load(exported, backend=backend, int8=int8, input_size=321)(image)
     assert poses.keypoints.shape[1:] == (17, 3)  # random weights: any number of people
+
+
+def test_complete_poses_reach_the_decoder_through_load(exported):
+    """Fields of one person whose left ear no association reaches, as a network would give
+    them for a blank 321-pixel input: all 17 keypoints only when complete poses are asked for."""
+    image = np.zeros((321, 321, 3), np.uint8)  # the input as it is: 41 x 41 cells at stride 8
+    person = np.concatenate((STANDING * 250 + (160, 30), np.full((17, 1), 2.0)), axis=1)
+    codec = codec_for(read_model_folder(exported).heads)
+    fields = CifCafEncoder(codec.cif, codec.caf)(person[None], 41, 41).as_outputs()
+    fields["caf"][[i for i, pair in enumerate(codec.caf.associations) if 3 in pair], 1] = 0
+    outputs = {name: values[None] for name, values in fields.items()}
+    for complete_poses, expected in ((None, 16), (True, 17)):
+        estimator = manypose.load(exported, backend="torch", input_size=321, complete_poses=complete_poses,
+                                  score_threshold=0.0)
+        blob, geometry = estimator.preprocess(image)
+        assert blob.shape[2:] == (321, 321)
+        poses = estimator.postprocess(outputs, geometry, image.shape)
+        assert (poses.keypoints[..., 2] > 0).sum(axis=1).max() == expected

@@ -34,6 +34,12 @@ multiplied by the stride first, so everything below is in input pixels.
    kept best first up to options.max_detections. Boxes span the kept keypoints, widened by their
    scales.
 Every association of the CAF head is used (OpenPifPaf's dense pairs: as --dense-connections).
+With `options.complete_poses` (OpenPifPaf's --force-complete-pose, the setting of its COCO
+evaluation), every person found gets every keypoint: steps 4 and 5 keep keypoints of any
+confidence and people of any mean, and between them each person grows again from all its
+keypoints along the associations scored from COMPLETION_CAF_THRESHOLD, searched COMPLETION_REACH
+times as far, without the reverse match; a keypoint still missing then takes the place of a
+connected one at confidence FILLED_CONFIDENCE.
 """
 from __future__ import annotations
 
@@ -55,6 +61,9 @@ MIN_BLEND_SCALE = 0.5        # input pixels: the least source scale when blendin
 BLEND_SECOND_MIN = 0.01      # the second-best association blends in from this score...
 BLEND_SECOND_RATIO = 0.5     # ...and from this share of the best's
 CONNECTION_RELATIVE = 0.5    # a new keypoint's confidence must reach this share of its source's
+COMPLETION_CAF_THRESHOLD = 0.001  # completing poses: associations read from this confidence...
+COMPLETION_REACH = 4.0       # ...this many times as far from the source keypoint as usually
+FILLED_CONFIDENCE = 1e-5     # completing poses: a keypoint no association reaches
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,14 @@ class CifCafDecoder:
         order = order[scores[order] >= self.options.score_threshold][:self.options.max_detections]
         return boxes_around(keypoints[order], joints[order, :, 3]), scores[order], keypoints[order]
 
+    @property
+    def growth_rules(self) -> tuple[float, float, float, bool]:
+        """How a person grows (step 4): the least keypoint confidence, the least share of the
+        source's, how far associations are searched (in sigmas of `_blend`), the reverse match."""
+        if self.options.complete_poses:
+            return 0.0, 0.0, 1.0, True
+        return float(self.keypoint_threshold), CONNECTION_RELATIVE, 1.0, True
+
     def joints(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
         """People (N, K, 4) as OpenPifPaf's decoder returns them: per keypoint confidence, x, y,
         scale, in input pixels; best mean confidence first."""
@@ -115,18 +132,25 @@ class CifCafDecoder:
         occupancy, generation = _WORKSPACE.cleared_occupancy(occupancy_shape)
         people = np.zeros((len(seeds), cif.shape[0], 4))
         count = _grow_people(seed_fields, seeds, forward, backward, starts, self.associations, occupancy, generation,
-                             self.keypoint_threshold, people)
-        return self.suppressed(people[:count], occupancy_shape)
+                             self.growth_rules, people)
+        people = people[:count]
+        if self.options.complete_poses:
+            forward, backward, starts = _scored_associations(caf, self.stride, confidence_map, self.associations,
+                                                             COMPLETION_CAF_THRESHOLD)
+            _complete_people(people, forward, backward, starts, self.associations)
+        return self.suppressed(people, occupancy_shape)
 
     def suppressed(self, people: np.ndarray, occupancy_shape) -> np.ndarray:
         """Step 5 of the module docstring."""
         people = people[np.argsort(-people[:, :, 0].mean(axis=1), kind="stable")]
         _suppress_keypoints(people, *_WORKSPACE.cleared_occupancy(occupancy_shape))
+        keypoint_threshold, instance_threshold = ((0.0, 0.0) if self.options.complete_poses
+                                                  else (self.keypoint_threshold, self.instance_threshold))
         confidences = people[:, :, 0]
-        confidences[confidences <= self.keypoint_threshold] = 0.0
+        confidences[confidences <= keypoint_threshold] = 0.0
         means = confidences.mean(axis=1)
-        people = people[means >= self.instance_threshold]
-        return people[np.argsort(-means[means >= self.instance_threshold], kind="stable")]
+        people = people[means >= instance_threshold]
+        return people[np.argsort(-means[means >= instance_threshold], kind="stable")]
 
     def seeds(self, cif: np.ndarray, confidence_map: np.ndarray):
         """Keypoint fields (S,) and (confidence, x, y, scale) (S, 4) of the seeds, best first."""
@@ -330,18 +354,12 @@ def _map_value(confidence_map, field, x, y, outside):
 
 @numba.njit(cache=True, nogil=True)
 def _grow_people(seed_fields, seeds, forward, backward, starts, associations, occupancy, generation,
-                 keypoint_threshold, people):
+                 rules, people):
     """Step 4 of the module docstring: fills `people` (one per seed at most, zeros) with
     confidence, x, y, scale per keypoint; returns how many it grew."""
     keypoint_count = occupancy.shape[0]
     lookup = _association_lookup(associations, keypoint_count)
-    # the frontier: entries (priority, source and target, joint once computed) and a heap of them
-    capacity = 4 * len(associations) + 4
-    priorities = np.zeros(capacity, np.float32)
-    links = np.zeros((capacity, 2), np.int64)
-    found = np.zeros((capacity, 4))
-    heap = np.zeros(capacity, np.int64)
-    queued = np.zeros((keypoint_count, keypoint_count), np.bool_)
+    frontier = _frontier(len(associations), keypoint_count)
     count = 0
     for seed in range(len(seeds)):
         field = seed_fields[seed]
@@ -350,13 +368,33 @@ def _grow_people(seed_fields, seeds, forward, backward, starts, associations, oc
         joints = people[count]
         for component in range(4):
             joints[field, component] = seeds[seed, component]
-        _grow(joints, lookup, associations, forward, backward, starts, keypoint_threshold,
-              priorities, links, found, heap, queued)
+        _grow(joints, lookup, associations, forward, backward, starts, rules, frontier)
         for keypoint in range(keypoint_count):
             if joints[keypoint, 0] != 0.0:
                 _occupy(occupancy, generation, keypoint, joints[keypoint, 1], joints[keypoint, 2], joints[keypoint, 3])
         count += 1
     return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _complete_people(people, forward, backward, starts, associations):
+    """Give each person every keypoint (see `complete_poses` in the module docstring)."""
+    keypoint_count = people.shape[1]
+    lookup = _association_lookup(associations, keypoint_count)
+    frontier = _frontier(len(associations), keypoint_count)
+    rules = (0.0, 0.0, COMPLETION_REACH, False)
+    for person in range(len(people)):
+        _grow(people[person], lookup, associations, forward, backward, starts, rules, frontier)
+        _flood_fill(people[person], associations, frontier)
+
+
+@numba.njit(cache=True)
+def _frontier(association_count, keypoint_count):
+    """The frontier's storage: entries (priority, source and target, joint once computed), a
+    heap of them, and which pairs were queued."""
+    capacity = 4 * association_count + 4
+    return (np.zeros(capacity, np.float32), np.zeros((capacity, 2), np.int64), np.zeros((capacity, 4)),
+            np.zeros(capacity, np.int64), np.zeros((keypoint_count, keypoint_count), np.bool_))
 
 
 @numba.njit(cache=True)
@@ -371,11 +409,11 @@ def _association_lookup(associations, keypoint_count):
 
 
 @numba.njit(cache=True)
-def _grow(joints, lookup, associations, forward, backward, starts, keypoint_threshold,
-          priorities, links, found, heap, queued):
+def _grow(joints, lookup, associations, forward, backward, starts, rules, frontier):
     """Fill a person's joints from those it has, best connection first: an entry is queued with
     its source's confidence, then requeued with its own once computed, and taken when it comes
     out on top computed."""
+    priorities, links, found, heap, queued = frontier
     queued.fill(False)
     size = entries = 0
     for keypoint in range(joints.shape[0]):
@@ -390,7 +428,7 @@ def _grow(joints, lookup, associations, forward, backward, starts, keypoint_thre
             continue
         if found[entry, 0] == 0.0:
             confidence, x, y, scale = _connection(joints[source], lookup[source, target], forward, backward,
-                                                  starts, keypoint_threshold)
+                                                  starts, rules)
             if confidence > 0.0:
                 priorities[entries] = confidence
                 links[entries, 0], links[entries, 1] = source, target
@@ -400,6 +438,29 @@ def _grow(joints, lookup, associations, forward, backward, starts, keypoint_thre
             continue
         for component in range(4):
             joints[target, component] = found[entry, component]
+        size, entries = _queue_from(joints, target, associations, queued, priorities, links, found,
+                                    heap, size, entries)
+
+
+@numba.njit(cache=True)
+def _flood_fill(joints, associations, frontier):
+    """Give each missing keypoint connected to a found one that one's place, at confidence
+    FILLED_CONFIDENCE, best source first."""
+    priorities, links, found, heap, queued = frontier
+    queued.fill(False)
+    size = entries = 0
+    for keypoint in range(joints.shape[0]):
+        if joints[keypoint, 0] != 0.0:
+            size, entries = _queue_from(joints, keypoint, associations, queued, priorities, links, found,
+                                        heap, size, entries)
+    while size > 0:
+        entry = heap[0]
+        size = _heap_pop(heap, size, priorities)
+        source, target = links[entry, 0], links[entry, 1]
+        if joints[target, 0] > 0.0:
+            continue
+        joints[target, 1:] = joints[source, 1:]
+        joints[target, 0] = FILLED_CONFIDENCE
         size, entries = _queue_from(joints, target, associations, queued, priorities, links, found,
                                     heap, size, entries)
 
@@ -426,33 +487,38 @@ def _queue_from(joints, source, associations, queued, priorities, links, found, 
 
 
 @numba.njit(cache=True)
-def _connection(source, association, forward, backward, starts, keypoint_threshold):
+def _connection(source, association, forward, backward, starts, rules):
     """The target joint (confidence, x, y, scale) reached from `source` along `association`
-    (as in `_association_lookup`), confidence 0 when refused."""
+    (as in `_association_lookup`) under `rules` (see CifCafDecoder.growth_rules), confidence 0
+    when refused."""
+    keypoint_threshold, relative_threshold, sigmas, reverse_match = rules
     index = association - 1 if association > 0 else -1 - association
     there, back = (forward, backward) if association > 0 else (backward, forward)
     side = 0 if association > 0 else 1
     rows_there = there[starts[side, index]:starts[side, index + 1]]
     rows_back = back[starts[1 - side, index]:starts[1 - side, index + 1]]
-    confidence, x, y, scale = _blend(rows_there, source[1], source[2], source[3])
+    confidence, x, y, scale = _blend(rows_there, source[1], source[2], source[3], sigmas)
     if confidence == 0.0:
         return 0.0, x, y, scale
     confidence = math.sqrt(confidence * source[0])
-    if confidence < keypoint_threshold or confidence < source[0] * CONNECTION_RELATIVE:
+    if confidence < keypoint_threshold or confidence < source[0] * relative_threshold:
         return 0.0, x, y, scale
-    back_confidence, back_x, back_y, _ = _blend(rows_back, x, y, scale)
+    if not reverse_match:
+        return confidence, x, y, scale
+    back_confidence, back_x, back_y, _ = _blend(rows_back, x, y, scale, sigmas)
     if back_confidence == 0.0 or abs(source[1] - back_x) + abs(source[2] - back_y) > source[3]:
         return 0.0, x, y, scale
     return confidence, x, y, scale
 
 
 @numba.njit(cache=True)
-def _blend(rows, x, y, scale):
-    """(confidence, x, y, scale) at the far end of the associations starting near (x, y): the
-    best one weighted by a Gaussian of the distance, blended with the second best when that one
-    is about as good and lands near it; confidence 0 when none is near."""
+def _blend(rows, x, y, scale, sigmas):
+    """(confidence, x, y, scale) at the far end of the associations starting within `sigmas`
+    sigmas of (x, y) in x and y (a sigma is half the scale): the best one weighted by a Gaussian
+    of the distance, blended with the second best when that one is about as good and lands near
+    it; confidence 0 when none is near."""
     scale = max(scale, MIN_BLEND_SCALE)
-    reach = np.float32(scale / 2.0)
+    reach = np.float32(sigmas * scale / 2.0)
     sigma2 = np.float32(0.25 * scale * scale)
     best = second = 0
     best_score = second_score = np.float32(0.0)

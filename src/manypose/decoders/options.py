@@ -5,6 +5,8 @@ import math
 import numbers
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class DecoderOptions:
@@ -15,6 +17,9 @@ class DecoderOptions:
     score_threshold: float = 0.25   # drop people scored below
     iou_threshold: float = 0.7      # box overlap above which the weaker person is a duplicate
     max_detections: int = 300       # people kept per image, best first
+    # every person found gets every keypoint, weak ones at low confidence: COCO's AP rewards it
+    # (OpenPifPaf's --force-complete-pose, the setting of its evaluation), drawings do not
+    complete_poses: bool = False
     given: frozenset = frozenset()
 
     def __post_init__(self):
@@ -25,6 +30,8 @@ class DecoderOptions:
                 raise ValueError(f"{name} must be a number in [0, 1], not {value!r}")
         if not _is_number(self.max_detections, numbers.Integral) or self.max_detections < 1:
             raise ValueError(f"max_detections must be a whole number, 1 or more, not {self.max_detections!r}")
+        if not isinstance(self.complete_poses, (bool, np.bool_)):
+            raise ValueError(f"complete_poses must be True or False, not {self.complete_poses!r}")
 
     @classmethod
     def from_given(cls, **values) -> "DecoderOptions":

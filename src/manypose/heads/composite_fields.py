@@ -94,7 +94,7 @@ class CifCafCodec(Codec):
     decoders.cifcaf); claims one CIF and one CAF head."""
 
     kinds = ("cif", "caf")
-    honoured_options = ("score_threshold", "max_detections")
+    honoured_options = ("score_threshold", "max_detections", "complete_poses")
     keypoint_threshold = 0.2
 
     @classmethod
