@@ -385,7 +385,7 @@ def _complete_people(people, forward, backward, starts, associations):
     rules = (0.0, 0.0, COMPLETION_REACH, False)
     for person in range(len(people)):
         _grow(people[person], lookup, associations, forward, backward, starts, rules, frontier)
-        _flood_fill(people[person], associations, frontier)
+        _grow(people[person], lookup, associations, forward, backward, starts, rules, frontier, True)
 
 
 @numba.njit(cache=True)
@@ -409,10 +409,11 @@ def _association_lookup(associations, keypoint_count):
 
 
 @numba.njit(cache=True)
-def _grow(joints, lookup, associations, forward, backward, starts, rules, frontier):
+def _grow(joints, lookup, associations, forward, backward, starts, rules, frontier, fill_in=False):
     """Fill a person's joints from those it has, best connection first: an entry is queued with
     its source's confidence, then requeued with its own once computed, and taken when it comes
-    out on top computed."""
+    out on top computed. `fill_in`: an entry is taken at once, as its source's place at
+    FILLED_CONFIDENCE (OpenPifPaf's flood fill)."""
     priorities, links, found, heap, queued = frontier
     queued.fill(False)
     size = entries = 0
@@ -426,7 +427,10 @@ def _grow(joints, lookup, associations, forward, backward, starts, rules, fronti
         source, target = links[entry, 0], links[entry, 1]
         if joints[target, 0] > 0.0:
             continue
-        if found[entry, 0] == 0.0:
+        if fill_in:
+            found[entry, 0] = FILLED_CONFIDENCE
+            found[entry, 1:] = joints[source, 1:]
+        elif found[entry, 0] == 0.0:
             confidence, x, y, scale = _connection(joints[source], lookup[source, target], forward, backward,
                                                   starts, rules)
             if confidence > 0.0:
@@ -438,29 +442,6 @@ def _grow(joints, lookup, associations, forward, backward, starts, rules, fronti
             continue
         for component in range(4):
             joints[target, component] = found[entry, component]
-        size, entries = _queue_from(joints, target, associations, queued, priorities, links, found,
-                                    heap, size, entries)
-
-
-@numba.njit(cache=True)
-def _flood_fill(joints, associations, frontier):
-    """Give each missing keypoint connected to a found one that one's place, at confidence
-    FILLED_CONFIDENCE, best source first."""
-    priorities, links, found, heap, queued = frontier
-    queued.fill(False)
-    size = entries = 0
-    for keypoint in range(joints.shape[0]):
-        if joints[keypoint, 0] != 0.0:
-            size, entries = _queue_from(joints, keypoint, associations, queued, priorities, links, found,
-                                        heap, size, entries)
-    while size > 0:
-        entry = heap[0]
-        size = _heap_pop(heap, size, priorities)
-        source, target = links[entry, 0], links[entry, 1]
-        if joints[target, 0] > 0.0:
-            continue
-        joints[target, 1:] = joints[source, 1:]
-        joints[target, 0] = FILLED_CONFIDENCE
         size, entries = _queue_from(joints, target, associations, queued, priorities, links, found,
                                     heap, size, entries)
 
