@@ -58,11 +58,11 @@ def tiny_model(folder: Path, size: int) -> Path:
     return modelfile.save(folder / "tiny", description, weights, dtype="float32")
 
 
-def training_ap(model: Path, annotations: Path) -> float:
+def training_ap(model: Path, annotations: Path, complete_poses: bool | None = None) -> float:
     import manypose
     from manypose.evaluate import evaluate
 
-    estimator = manypose.load(str(model), backend="torch", score_threshold=0.01)
+    estimator = manypose.load(str(model), backend="torch", score_threshold=0.01, complete_poses=complete_poses)
     stats, _, _ = evaluate(estimator, annotations, COCO / "train2017", progress=False)
     return stats["AP"]
 
