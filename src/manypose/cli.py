@@ -119,8 +119,8 @@ def _estimator(args):
     if args.max_image_pixels:
         os.environ[MAX_PIXELS_ENV] = str(args.max_image_pixels)
     return load(args.model, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
-                complete_poses=args.complete_poses, input_size=args.input_size, threads=args.threads, backend=args.backend,
-                int8=args.int8, calibration_images=args.calibration_images)
+                complete_poses=args.complete_poses, input_size=args.input_size, threads=args.threads,
+                backend=args.backend, int8=args.int8, calibration_images=args.calibration_images)
 
 
 def _add_predict(commands) -> None:
