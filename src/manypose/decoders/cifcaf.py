@@ -102,12 +102,12 @@ class CifCafDecoder:
         return boxes_around(keypoints[order], joints[order, :, 3]), scores[order], keypoints[order]
 
     @property
-    def growth_rules(self) -> tuple[float, float, float, bool]:
-        """How a person grows (step 4): the least keypoint confidence, the least share of the
-        source's, how far associations are searched (in sigmas of `_blend`), the reverse match."""
+    def thresholds(self) -> tuple[float, float, float]:
+        """The keypoint threshold, the least share of its source's confidence a new keypoint
+        needs, the instance threshold: as applied, none when completing poses."""
         if self.options.complete_poses:
-            return 0.0, 0.0, 1.0, True
-        return float(self.keypoint_threshold), CONNECTION_RELATIVE, 1.0, True
+            return 0.0, 0.0, 0.0
+        return float(self.keypoint_threshold), CONNECTION_RELATIVE, float(self.instance_threshold)
 
     def joints(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
         """People (N, K, 4) as OpenPifPaf's decoder returns them: per keypoint confidence, x, y,
@@ -131,8 +131,10 @@ class CifCafDecoder:
         occupancy_shape = (cif.shape[0],) + tuple(side // OCCUPANCY_REDUCTION + 1 for side in confidence_map.shape[1:])
         occupancy, generation = _WORKSPACE.cleared_occupancy(occupancy_shape)
         people = np.zeros((len(seeds), cif.shape[0], 4))
+        keypoint_threshold, relative_threshold, _ = self.thresholds
+        rules = (keypoint_threshold, relative_threshold, 1.0, True)  # see _connection
         count = _grow_people(seed_fields, seeds, forward, backward, starts, self.associations, occupancy, generation,
-                             self.growth_rules, people)
+                             rules, people)
         people = people[:count]
         if self.options.complete_poses:
             forward, backward, starts = _scored_associations(caf, self.stride, confidence_map, self.associations,
@@ -144,8 +146,7 @@ class CifCafDecoder:
         """Step 5 of the module docstring."""
         people = people[np.argsort(-people[:, :, 0].mean(axis=1), kind="stable")]
         _suppress_keypoints(people, *_WORKSPACE.cleared_occupancy(occupancy_shape))
-        keypoint_threshold, instance_threshold = ((0.0, 0.0) if self.options.complete_poses
-                                                  else (self.keypoint_threshold, self.instance_threshold))
+        keypoint_threshold, _, instance_threshold = self.thresholds
         confidences = people[:, :, 0]
         confidences[confidences <= keypoint_threshold] = 0.0
         means = confidences.mean(axis=1)
@@ -470,8 +471,9 @@ def _queue_from(joints, source, associations, queued, priorities, links, found, 
 @numba.njit(cache=True)
 def _connection(source, association, forward, backward, starts, rules):
     """The target joint (confidence, x, y, scale) reached from `source` along `association`
-    (as in `_association_lookup`) under `rules` (see CifCafDecoder.growth_rules), confidence 0
-    when refused."""
+    (as in `_association_lookup`), confidence 0 when refused. `rules`: the least confidence, the
+    least share of the source's, how far associations are searched (in sigmas of `_blend`),
+    whether the association read back must lead to the source (the reverse match)."""
     keypoint_threshold, relative_threshold, sigmas, reverse_match = rules
     index = association - 1 if association > 0 else -1 - association
     there, back = (forward, backward) if association > 0 else (backward, forward)
