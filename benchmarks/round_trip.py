@@ -34,7 +34,6 @@ hidden keypoint near a visible one of another person).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import add_annotations_argument, benchmark_parser
 
 from manypose.decoders import DecoderOptions
 from manypose.decoders.cifcaf import CifCafDecoder
@@ -52,8 +52,6 @@ from manypose.encoders.displacements import DisplacementEncoder
 from manypose.evaluate import coco_keypoint_stats, load_coco
 from manypose.heads.composite_fields import coco17_heads
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DEV_ANNOTATIONS = SHARED / "data/coco-mini/annotations/person_keypoints_val2017.json"
 HEATMAP_LOGIT = 10.0
 POSENET_STRIDE = 16
 
@@ -149,9 +147,9 @@ def sizes_from_images(coco, images: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--head", choices=sorted(HEADS), required=True)
-    parser.add_argument("--annotations", default=str(DEV_ANNOTATIONS))
+    add_annotations_argument(parser)
     parser.add_argument("--images", type=Path, help="the annotated images (default: sizes from the annotations)")
     parser.add_argument("--input-size", type=int, help="default: 385 for displacements, 641 for cifcaf")
     args = parser.parse_args()

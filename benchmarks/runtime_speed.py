@@ -9,10 +9,10 @@ in its own interpreter (a scratch venv with ultralytics installed; never a manyp
 """
 from __future__ import annotations
 
-import argparse
-import json
 import subprocess
 import sys
+
+from common import add_stats_output_argument, benchmark_parser, last_line_json, write_stats_output
 
 import manypose
 from manypose.bench import benchmark
@@ -44,13 +44,13 @@ CONFIGURATIONS = (("torch fp32", {"backend": "torch"}),
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--images", required=True, help="folder of images")
     parser.add_argument("--model", default=None, help="manypose model (default: the bundled one)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ultralytics-python", help="interpreter of a venv with ultralytics installed")
     parser.add_argument("--checkpoint", help="the Ultralytics .pt for that interpreter")
-    parser.add_argument("--stats-output", help="write all figures as JSON")
+    add_stats_output_argument(parser)
     args = parser.parse_args()
 
     results = {}
@@ -61,7 +61,7 @@ def main() -> int:
             parser.error("--ultralytics-python needs --checkpoint")
         output = subprocess.run([args.ultralytics_python, "-c", ULTRALYTICS_TIMER, args.checkpoint, args.images,
                                  str(args.rounds)], capture_output=True, text=True, check=True).stdout
-        results["ultralytics (original)"] = json.loads(output.strip().splitlines()[-1])
+        results["ultralytics (original)"] = last_line_json(output)
 
     nan = float("nan")
     print("end to end: a pass over the folder, ms/image; latency: one image alone; network: the network alone")
@@ -80,9 +80,7 @@ def main() -> int:
             print(f"speed-up over the original, {timing}: " + ", ".join(
                 f"{label} {original[f'{timing}_ms_median'] / stats[f'{timing}_ms_median']:.2f}x"
                 for label, stats in results.items() if label != "ultralytics (original)"))
-    if args.stats_output:
-        with open(args.stats_output, "w") as f:
-            json.dump(results, f, indent=1)
+    write_stats_output(args.stats_output, results)
     return 0
 
 

@@ -27,14 +27,14 @@ trip's reading on labelled keypoints at 257 px: 0.817 with complete poses, 0.790
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from train_tiny import COCO, IMAGES, eight_images, training_ap
+from common import TRAIN_IMAGES, benchmark_parser
+from train_tiny import IMAGES, eight_images, training_ap
 
 from manypose import modelfile
 from manypose.data.augment import AugmentOptions
@@ -67,7 +67,7 @@ def tiny_model(folder: Path, size: int, widths: list[int], repeats: list[int]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--widths", type=int, nargs=3, default=(96, 192, 384), metavar="CHANNELS",
                         help="channels of the three stages (shufflenetv2k16: 348 696 1392)")
@@ -86,7 +86,7 @@ def main() -> None:
     model = tiny_model(folder, args.size, args.widths, args.repeats)
     before = {complete: training_ap(model, annotations, complete) for complete in (None, True)}
     light = AugmentOptions(size=args.size, scale=tuple(args.zoom), translate=args.translate, flip=0.0, hsv=(0.0, 0.0, 0.0))
-    options = TrainOptions(annotations, COCO / "train2017", folder / "run", model=str(model), epochs=1,
+    options = TrainOptions(annotations, TRAIN_IMAGES, folder / "run", model=str(model), epochs=1,
                            repeats=args.steps, batch_size=IMAGES, optimizer=args.optimizer, lr=args.lr,
                            workers=args.workers, augment=light, ema_decay=0.99)
     started = time.perf_counter()

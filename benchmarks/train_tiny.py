@@ -8,7 +8,6 @@ seconds it took. No augmentation, so that the network can learn exactly what it 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import TRAIN_ANNOTATIONS, TRAIN_IMAGES, benchmark_parser
 
 from manypose import modelfile
 from manypose.data.augment import AugmentOptions
@@ -26,14 +26,12 @@ from manypose.skeleton import COCO17
 from manypose.train import Trainer, TrainOptions
 from manypose.zoo import find_model
 
-SHARED = Path(os.environ.get("MANYPOSE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-COCO = SHARED / "data/coco-mini"
 IMAGES = 8
 
 
 def eight_images(folder: Path) -> Path:
     """The first 8 images with people, as an annotation file of their own."""
-    data = json.loads((COCO / "annotations/person_keypoints_train2017.json").read_text())
+    data = json.loads(TRAIN_ANNOTATIONS.read_text())
     with_people = sorted({a["image_id"] for a in data["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"]})
     chosen = set(with_people[:IMAGES])
     data["images"] = [i for i in data["images"] if i["id"] in chosen]
@@ -63,12 +61,12 @@ def training_ap(model: Path, annotations: Path, complete_poses: bool | None = No
     from manypose.evaluate import evaluate
 
     estimator = manypose.load(str(model), backend="torch", score_threshold=0.01, complete_poses=complete_poses)
-    stats, _, _ = evaluate(estimator, annotations, COCO / "train2017", progress=False)
+    stats, _, _ = evaluate(estimator, annotations, TRAIN_IMAGES, progress=False)
     return stats["AP"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--optimizer", default="adamw")
@@ -80,7 +78,7 @@ def main() -> None:
     model = tiny_model(folder, args.size)
     before = training_ap(model, annotations)
     still = AugmentOptions(size=args.size, scale=(1.0, 1.0), translate=0.0, flip=0.0, hsv=(0.0, 0.0, 0.0))
-    options = TrainOptions(annotations, COCO / "train2017", folder / "run", model=str(model), epochs=1,
+    options = TrainOptions(annotations, TRAIN_IMAGES, folder / "run", model=str(model), epochs=1,
                            repeats=args.steps, batch_size=IMAGES, optimizer=args.optimizer, lr=args.lr, workers=0,
                            augment=still,
                            ema_decay=0.99)

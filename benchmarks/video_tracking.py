@@ -11,15 +11,13 @@ keeps its fastest round, so a busy spell of a shared machine does not favour eit
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-SHARED = Path(os.environ.get("MANYPOSE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+from common import SHARED, add_peer_arguments, benchmark_parser, last_line_json
 
 PEER_SCRIPT = """
 import json, sys, time
@@ -58,14 +56,13 @@ def run_peer(python: Path, clip: Path, weights: Path, max_frames: int) -> dict:
         sys.exit(f"{python} not found: build the peers' venv with bash ../shared/peers/setup_peers.sh")
     done = subprocess.run([str(python), "-c", PEER_SCRIPT, str(clip), str(weights), str(max_frames)],
                           capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return last_line_json(done.stdout)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--clip", type=Path, default=SHARED / "data/videos/one-by-one-person-detection.mp4")
-    parser.add_argument("--weights", type=Path, default=SHARED / "models/yolo11n-pose.pt")
-    parser.add_argument("--peer-python", type=Path, default=Path("/tmp/manypose-peers/venv/bin/python"))
+    add_peer_arguments(parser)
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (default: the whole clip)")
     parser.add_argument("--int8", action="store_true", help="also run manypose's INT8 model")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; each side keeps its fastest")
