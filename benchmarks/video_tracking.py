@@ -40,13 +40,10 @@ print(json.dumps({"frames": frames, "seconds": seconds, "most_people": most, "tr
 
 def run_ours(clip: Path, max_frames: int, int8: bool) -> dict:
     import manypose
-    from manypose.track import PoseTracker, TrackerOptions
     from manypose.video import FrameRange, open_source, run_video
 
-    options = TrackerOptions()
-    estimator = manypose.load(int8=int8, score_threshold=options.low_score)
-    tracker = PoseTracker(estimator.skeleton, options, estimator.keypoint_threshold)
-    report = run_video(estimator, open_source(clip), FrameRange(max_frames=max_frames), tracker, progress=False)
+    estimator = manypose.load(int8=int8)  # tracking lowers the score threshold to the tracker's low score
+    report = run_video(estimator, open_source(clip), FrameRange(max_frames=max_frames), track=True, progress=False)
     return {"frames": report.frames, "seconds": report.seconds, "most_people": report.most_people,
             "track_ids": len(report.track_ids)}
 

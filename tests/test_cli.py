@@ -133,16 +133,21 @@ def test_export_writes_onnx_that_predicts_the_same(tmp_path, capsys):
     assert any(node.op_type == "QuantizeLinear" for node in onnx.load(str(tmp_path / "q.onnx")).graph.node)
 
 
-@pytest.mark.parametrize("option", ["--threads", "--input-size"])
-def test_counts_below_one_are_refused(option, capsys):
+@pytest.mark.parametrize("option, value, message", [
+    ("--input-size", "0", "argument --input-size: must be 1 or more, not 0"),
+    ("--threads", "0", "argument --threads: threads must be a whole number from 1 to"),
+    ("--threads", "1000000", "argument --threads: threads must be a whole number from 1 to"),
+    ("--threads", "two", "argument --threads: expected a whole number, not 'two'"),
+])
+def test_bad_counts_are_refused_in_one_line(option, value, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["predict", str(DEMO_IMAGE), option, "0"])
+        main(["predict", str(DEMO_IMAGE), option, value])
     assert exit_info.value.code == 2
-    assert "must be 1 or more, not 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("manypose predict: error: ") and message in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--threads", "1000"], "threads must be a whole number from 1 to"),
     (["--input-size", "650"], "not a multiple of the model's stride 32 (try 640 or 672)"),
     (["--input-size", "100000"], "input size must be a whole number of pixels from 32 to 4096"),
     (["--score-threshold", "nan"], "score_threshold must be a number in [0, 1]"),

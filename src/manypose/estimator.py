@@ -9,14 +9,20 @@ import os
 import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .config import EstimatorConfig
 from .data.images import ImageReadError, as_bgr, read_image
 from .poses import Poses
+from .track import PoseTracker
+from .tta import augmented_poses
+
+RECONFIGURABLE = {"decoder", "tracker", "tta"}
 
 
 class StreamResult(NamedTuple):
@@ -29,16 +35,27 @@ class StreamResult(NamedTuple):
 
 class PoseEstimator:
     """Image (BGR array or path) -> Poses: input spec (resize and normalize), network, decoder,
-    and coordinates mapped back onto the image."""
+    and coordinates mapped back onto the image; with test-time augmentation, the views merged.
+    `config` (an EstimatorConfig) is what it was built from and what tracking runs with."""
 
-    def __init__(self, name: str, input_spec, backend, codec, decoder, int8: bool = False):
-        self.name = name
+    def __init__(self, name: str, input_spec, backend, codec, decoder, config: Optional[EstimatorConfig] = None):
+        self.model_name = name
         self.input_spec = input_spec
         self.backend = backend
+        self.codec = codec
         self.decoder = decoder
+        self.config = config or EstimatorConfig(model=name, backend=backend.name)
         self.skeleton = codec.skeleton
         self.keypoint_threshold = codec.keypoint_threshold
-        self.int8 = int8
+
+    @property
+    def name(self) -> str:
+        tta = self.config.tta
+        return f"{self.model_name} ({tta.describe()})" if tta.active else self.model_name
+
+    @property
+    def int8(self) -> bool:
+        return self.config.int8
 
     def __repr__(self) -> str:
         return (f"PoseEstimator({self.name!r}, backend={self.backend.name!r}, int8={self.int8}, "
@@ -47,19 +64,36 @@ class PoseEstimator:
     def __call__(self, image) -> Poses:
         image = _as_image(image, 0)
         blob, geometry = self.preprocess(image)
-        return self.postprocess(self.backend(blob), geometry, image.shape)
+        return self._poses(image, self.backend(blob), geometry, self.backend)
+
+    def reconfigured(self, **changes) -> "PoseEstimator":
+        """The same model and backend with other `decoder`, `tracker` or `tta` settings."""
+        unknown = sorted(changes.keys() - RECONFIGURABLE)
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} cannot change on a loaded estimator; load it again")
+        config = replace(self.config, **changes)
+        decoder = self.decoder if config.decoder == self.config.decoder else self.codec.decoder(config.decoder)
+        return PoseEstimator(self.model_name, self.input_spec, self.backend, self.codec, decoder, config)
+
+    def for_tracking(self) -> "PoseEstimator":
+        """This estimator as tracking runs it (see EstimatorConfig.tracking_decoder)."""
+        return self.reconfigured(decoder=self.config.tracking_decoder())
+
+    def new_tracker(self):
+        """A tracker for one video, with this configuration's tracker options."""
+        return PoseTracker(self.skeleton, self.config.tracker, self.keypoint_threshold)
 
     def track(self, frames, fps: float = 30.0, options=None):
         """Yield the tracked `Poses` of each frame, in order, with `track_ids` filled: ids that
-        persist across frames (see manypose.track). `frames` are BGR arrays or image paths at
-        `fps` frames per second, or `manypose.video.Frame`s with their own timestamps (as
-        `manypose.video.open_source(...).frames()` gives). `options` is a `TrackerOptions`
-        (smoothing on by default). A frame that cannot be read gives no people and a warning."""
-        from .track import PoseTracker
+        persist across frames (see manypose.track), the same as `manypose video --track` gives
+        for the same options. `frames` are BGR arrays or image paths at `fps` frames per second,
+        or `manypose.video.Frame`s with their own timestamps (as
+        `manypose.video.open_source(...).frames()` gives). `options` (a `TrackerOptions`)
+        replaces the configuration's. A frame that cannot be read gives no people and a warning."""
         from .video.pipeline import as_frames, tracked_frames
 
-        tracker = PoseTracker(self.skeleton, options, self.keypoint_threshold)
-        for tracked in tracked_frames(self, as_frames(frames, fps), tracker):
+        tracking = (self.reconfigured(tracker=options) if options else self).for_tracking()
+        for tracked in tracked_frames(tracking, as_frames(frames, fps), tracking.new_tracker()):
             if tracked.error:
                 warnings.warn(f"{tracked.error}; no people for frame {tracked.index}")
             yield tracked.poses
@@ -95,7 +129,11 @@ class PoseEstimator:
         loaded, blob, geometry = loading.result()
         if loaded.error is not None:
             return loaded
-        return loaded._replace(poses=self.postprocess(run(blob), geometry, loaded.image.shape))
+        return loaded._replace(poses=self._poses(loaded.image, run(blob), geometry, run))
+
+    def _poses(self, image: np.ndarray, outputs: dict, geometry, run) -> Poses:
+        poses = self.postprocess(outputs, geometry, image.shape)
+        return augmented_poses(self, image, poses, run) if self.config.tta.active else poses
 
     def preprocess(self, image: np.ndarray):
         """The network input blob, and the geometry mapping between its pixels and the image's."""

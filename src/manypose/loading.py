@@ -6,31 +6,38 @@ here, once, and is cached; backends only run what they are given.
 """
 from __future__ import annotations
 
-from .decoders.options import DecoderOptions
+from .config import EstimatorConfig
 from .estimator import PoseEstimator
 from .heads import codec_for
-from .runtime import DEFAULT_BACKEND, check_backend, check_threads, open_backend
+from .runtime import DEFAULT_BACKEND, open_backend
 from .zoo import find_model
 
 
 def load(name_or_path=None, backend: str = DEFAULT_BACKEND, int8: bool = False, calibration_images=None,
          input_size: int | None = None, threads: int | None = None, score_threshold: float | None = None,
          iou_threshold: float | None = None, max_detections: int | None = None,
-         complete_poses: bool | None = None) -> PoseEstimator:
+         complete_poses: bool | None = None, root_threshold: float | None = None, flip: bool | None = None,
+         scales=None, tracker=None, device: str = "cpu") -> PoseEstimator:
     """An estimator for a model name (see `manypose models`), a model folder, or a published
-    checkpoint (converted on the fly). Decoder options left as None take their defaults
-    (see decoders.options); one the model's decoder cannot honour is refused."""
-    check_backend(backend, int8)
-    check_threads(threads)
-    model = find_model(name_or_path)
+    checkpoint (converted on the fly). Decoder options left as None take their defaults (see
+    decoders.options); one the model's decoder cannot honour is refused. `flip` and `scales` are
+    test-time augmentation (see manypose.tta), `tracker` the TrackerOptions `track` runs with."""
+    return load_config(EstimatorConfig.from_given(
+        name_or_path, backend=backend, int8=int8, calibration_images=calibration_images, input_size=input_size,
+        threads=threads, device=device, tracker=tracker, flip=flip, scales=scales, score_threshold=score_threshold,
+        iou_threshold=iou_threshold, max_detections=max_detections, complete_poses=complete_poses,
+        root_threshold=root_threshold))
+
+
+def load_config(config: EstimatorConfig) -> PoseEstimator:
+    """The estimator a configuration describes."""
+    model = find_model(config.model)
     codec = codec_for(model.heads)
-    options = DecoderOptions.from_given(score_threshold=score_threshold, iou_threshold=iou_threshold,
-                                        max_detections=max_detections, complete_poses=complete_poses)
-    decoder = codec.decoder(options)
-    input_spec = model.input_spec.with_size(input_size) if input_size else model.input_spec
-    runnable = runnable_form(model, backend, int8, calibration_images)
-    return PoseEstimator(model.name, input_spec, open_backend(backend, runnable, codec, threads), codec, decoder,
-                         int8)
+    decoder = codec.decoder(config.decoder)
+    input_spec = model.input_spec.with_size(config.input_size) if config.input_size else model.input_spec
+    runnable = runnable_form(model, config.backend, config.int8, config.calibration_images)
+    backend = open_backend(config.backend, runnable, codec, config.threads)
+    return PoseEstimator(model.name, input_spec, backend, codec, decoder, config)
 
 
 def runnable_form(model, backend: str, int8: bool = False, calibration_images=None):

@@ -9,70 +9,80 @@ but ranked lower.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from .estimator import _as_image
 from .poses import Poses
 from .similarity import object_keypoint_similarity
 
 MATCH_OKS = 0.5
 
 
-class AugmentedEstimator:
-    """An estimator (same interface: call, stream) whose poses merge several views of the image."""
+@dataclass(frozen=True)
+class TestTimeAugmentation:
+    """Which views of each image an estimator runs and merges; the default, one plain view, is
+    no augmentation."""
 
-    def __init__(self, estimator, flip: bool = True, scales: Sequence[float] = (1.0,), match_oks: float = MATCH_OKS):
-        if not scales or any(not 0.25 <= s <= 4 for s in scales):
-            raise ValueError(f"test-time scales must be between 0.25 and 4, not {list(scales)}")
-        self.estimator = estimator
-        self.views = [(scale, mirrored) for scale in dict.fromkeys(scales) for mirrored in
-                      ((False, True) if flip else (False,))]
-        self.specs = {scale: _scaled_spec(estimator.input_spec, scale) for scale in dict.fromkeys(scales)}
-        self.match_oks = match_oks
-        self.name = f"{estimator.name} (TTA: {'flip, ' if flip else ''}scales {', '.join(f'{s:g}' for s in self.specs)})"
+    __test__ = False  # a settings class, not a pytest test class
 
-    def __getattr__(self, name):  # skeleton, backend, int8, input_spec... as the estimator's
-        return getattr(self.estimator, name)
+    flip: bool = False
+    scales: tuple[float, ...] = (1.0,)
+    match_oks: float = MATCH_OKS
 
-    def __call__(self, image) -> Poses:
-        image = _as_image(image, 0)
-        return self.merge([self.view(image, scale, mirrored) for scale, mirrored in self.views])
+    def __post_init__(self):
+        object.__setattr__(self, "scales", tuple(dict.fromkeys(float(s) for s in self.scales)))
+        if not self.scales or any(not 0.25 <= s <= 4 for s in self.scales):
+            raise ValueError(f"test-time scales must be between 0.25 and 4, not {list(self.scales)}")
+        if not isinstance(self.flip, bool):
+            raise ValueError(f"flip must be True or False, not {self.flip!r}")
 
-    def stream(self, images):
-        """As `PoseEstimator.stream`; the plain view comes from the estimator's stream, the
-        others are run after it."""
-        for result in self.estimator.stream(images):
-            if result.error is None:
-                views = [result.poses if (scale, mirrored) == (1.0, False) else self.view(result.image, scale, mirrored)
-                         for scale, mirrored in self.views]
-                result = result._replace(poses=self.merge(views))
-            yield result
+    @property
+    def active(self) -> bool:
+        return self.flip or self.scales != (1.0,)
 
-    def view(self, image: np.ndarray, scale: float, mirrored: bool) -> Poses:
-        """The poses of one view, on the original image."""
-        estimator = self.estimator
-        blob, geometry = self.specs[scale].prepare(image[:, ::-1] if mirrored else image)
-        poses = estimator.postprocess(estimator.backend(blob), geometry, image.shape)
-        return _unmirrored(poses) if mirrored else poses
+    @property
+    def views(self) -> list[tuple[float, bool]]:
+        """(scale, mirrored) of every view, the plain one first when it is among them."""
+        views = [(scale, mirrored) for scale in self.scales for mirrored in ((False, True) if self.flip else (False,))]
+        return sorted(views, key=lambda view: view != (1.0, False))
 
-    def merge(self, views: list[Poses]) -> Poses:
-        first = views[0]
-        people = [(view, person) for view, poses in enumerate(views) for person in range(len(poses))]
-        if not people:
-            return first
-        keypoints = np.concatenate([p.keypoints for p in views])
-        boxes = np.concatenate([p.boxes for p in views])
-        scores = np.concatenate([p.scores for p in views])
-        view_of = np.array([view for view, _ in people])
-        groups = _groups(keypoints, boxes, scores, view_of, self.skeleton.sigmas, first.keypoint_threshold, self.match_oks)
-        fused = [_fused(keypoints[g], boxes[g], scores[g], len(views)) for g in groups]
-        merged = Poses(np.stack([k for k, _, _ in fused]), np.array([s for _, _, s in fused], np.float32),
-                       np.stack([b for _, b, _ in fused]), first.skeleton, first.image_size, first.keypoint_threshold)
-        order = np.argsort(-merged.scores, kind="stable")
-        return Poses(merged.keypoints[order], merged.scores[order], merged.boxes[order], merged.skeleton,
-                     merged.image_size, merged.keypoint_threshold)
+    def describe(self) -> str:
+        return f"TTA: {'flip, ' if self.flip else ''}scales {', '.join(f'{s:g}' for s in self.scales)}"
+
+
+def augmented_poses(estimator, image: np.ndarray, plain: Poses, run) -> Poses:
+    """The poses of every view of `image` merged; `plain` is the plain view's, already run;
+    `run` runs the network on a blob (the estimator's backend or one of its parallel runners)."""
+    augmentation = estimator.config.tta
+    views = [plain if view == (1.0, False) else view_poses(estimator, image, *view, run) for view in augmentation.views]
+    return merge(views, estimator.skeleton.sigmas, augmentation.match_oks)
+
+
+def view_poses(estimator, image: np.ndarray, scale: float, mirrored: bool, run) -> Poses:
+    """The poses of one view, on the original image."""
+    spec = _scaled_spec(estimator.input_spec, scale)
+    blob, geometry = spec.prepare(image[:, ::-1] if mirrored else image)
+    poses = estimator.postprocess(run(blob), geometry, image.shape)
+    return _unmirrored(poses) if mirrored else poses
+
+
+def merge(views: list[Poses], sigmas, match_oks: float = MATCH_OKS) -> Poses:
+    first = views[0]
+    people = [(view, person) for view, poses in enumerate(views) for person in range(len(poses))]
+    if not people:
+        return first
+    keypoints = np.concatenate([p.keypoints for p in views])
+    boxes = np.concatenate([p.boxes for p in views])
+    scores = np.concatenate([p.scores for p in views])
+    view_of = np.array([view for view, _ in people])
+    groups = _groups(keypoints, boxes, scores, view_of, sigmas, first.keypoint_threshold, match_oks)
+    fused = [_fused(keypoints[g], boxes[g], scores[g], len(views)) for g in groups]
+    merged = Poses(np.stack([k for k, _, _ in fused]), np.array([s for _, _, s in fused], np.float32),
+                   np.stack([b for _, b, _ in fused]), first.skeleton, first.image_size, first.keypoint_threshold)
+    order = np.argsort(-merged.scores, kind="stable")
+    return Poses(merged.keypoints[order], merged.scores[order], merged.boxes[order], merged.skeleton,
+                 merged.image_size, merged.keypoint_threshold)
 
 
 def _scaled_spec(spec, scale: float):

@@ -93,6 +93,25 @@ def test_track_on_arrays_fills_track_ids(estimator):
     assert "track_id" in tracked[0].to_dicts()[0]
 
 
+def test_the_api_tracks_as_the_command_line_does(tmp_path):
+    """The same options give the same ids and keypoints, frame by frame, from Python and the CLI
+    (the CLI's decoder settings for tracking are the configuration's, not its own)."""
+    import manypose
+    from manypose.video import FrameRange, open_source
+
+    gif = shared_path("data/videos/classroom.gif")
+    log = tmp_path / "out.jsonl"
+    assert main(["video", str(gif), "--max-frames", "20", "--json-output", str(log)] + FAST) == 0
+    frames = open_source(gif).frames(FrameRange(max_frames=20))
+    tracked = list(manypose.load(input_size=320).track(frames))
+    entries = lines_of(log)
+    assert len(entries) == len(tracked) == 20 and sum(len(p) for p in tracked) > 20
+    for entry, poses in zip(entries, tracked):
+        assert [p["track_id"] for p in entry["poses"]] == poses.track_ids.tolist()
+        cli_keypoints = np.array([p["keypoints"] for p in entry["poses"]]).reshape(-1, 17, 3)
+        assert np.allclose(cli_keypoints[..., :2], poses.keypoints[..., :2], atol=0.01)
+
+
 def test_without_tracking_there_are_no_ids(tmp_path):
     log = tmp_path / "out.jsonl"
     gif = shared_path("data/videos/classroom.gif")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, fields
+from typing import Optional
 
 import numpy as np
 
@@ -20,10 +21,14 @@ class DecoderOptions:
     # every person found gets every keypoint, weak ones at low confidence: COCO's AP rewards it
     # (OpenPifPaf's --force-complete-pose, the setting of its evaluation), drawings do not
     complete_poses: bool = False
+    # heatmap score from which a keypoint may start a person (displacement decoders: PoseNet,
+    # SimplePose); None: the score threshold
+    root_threshold: Optional[float] = None
     given: frozenset = frozenset()
 
     def __post_init__(self):
-        for name in ("score_threshold", "iou_threshold"):
+        thresholds = ("score_threshold", "iou_threshold") + (() if self.root_threshold is None else ("root_threshold",))
+        for name in thresholds:
             value = getattr(self, name)
             # numpy scalars are numbers too; True and False are not thresholds
             if not _is_number(value, numbers.Real) or math.isnan(value) or not 0 <= value <= 1:

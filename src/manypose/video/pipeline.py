@@ -183,16 +183,19 @@ def check_display() -> None:
                            "instead of opencv-python-headless); write a --video-output instead") from None
 
 
-def run_video(estimator, source: FrameSource, frame_range: FrameRange = FrameRange(), tracker=None,
+def run_video(estimator, source: FrameSource, frame_range: FrameRange = FrameRange(), track: bool = True,
               outputs: Optional[Outputs] = None, show: bool = False, progress: bool = True,
               on_error=None) -> VideoReport:
-    """Run the estimator (and tracker) over the source's frames in the range, writing each frame
-    to the outputs. Frames that cannot be read are passed to `on_error` (a message; default: a
-    warning). Returns what was done; Ctrl-C ends the run early with the outputs finished."""
+    """Run the estimator over the source's frames in the range, tracking people as
+    `estimator.track` does when `track`, writing each frame to the outputs. Frames that cannot
+    be read are passed to `on_error` (a message; default: a warning). Returns what was done;
+    Ctrl-C ends the run early with the outputs finished."""
     outputs = outputs or Outputs()
     report = VideoReport()
     frames = read_ahead(source.frames(frame_range))
-    results = tracked_frames(estimator, frames, tracker)
+    if track:
+        estimator = estimator.for_tracking()
+    results = tracked_frames(estimator, frames, estimator.new_tracker() if track else None)
     bar = tqdm(total=frame_range.expected(source.frame_count, source.fps), unit="frame",
                desc=source.description[-40:], disable=not progress, dynamic_ncols=True)
     started = time.perf_counter()

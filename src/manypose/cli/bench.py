@@ -1,0 +1,40 @@
+"""`manypose bench`: end-to-end speed against the network alone."""
+from __future__ import annotations
+
+import json
+
+from .options import add_model_options, estimator_from_args, positive_int
+
+
+def add(commands) -> None:
+    p = commands.add_parser(
+        "bench", help="speed: end-to-end ms/image against the network alone",
+        description="Run the pipeline over a folder of images after a warm-up and report, in ms/image: "
+                    "end to end (a pass over the folder, file to poses, as predict and eval run it, with "
+                    "several images in flight where the backend gains from it; median over the rounds), "
+                    "latency (one image alone, file to poses) and the network alone (medians over the "
+                    "images), and their ratios.")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder of images to time")
+    add_model_options(p, default_threshold=None)
+    p.add_argument("--rounds", type=positive_int, default=2, help="passes over the folder (default 2)")
+    p.add_argument("--stats-output", metavar="FILE",
+                   help="write the figures as JSON (e2e_ms_median, latency_ms_median, network_ms_median, their "
+                        "ratios, images, images_in_flight, backend, int8)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..atomic_files import atomic_write_text, check_writable
+    from ..bench import benchmark
+
+    if args.stats_output:
+        check_writable(args.stats_output, "the stats")
+    stats = benchmark(estimator_from_args(args), args.images, rounds=args.rounds)
+    print(f"{stats['model']} on {stats['backend']}{' INT8' if stats['int8'] else ''}, {stats['images']} images, "
+          f"{stats['images_in_flight']} in flight:\n"
+          f"  end to end {stats['e2e_ms_median']:.1f} ms/image (folder pass), "
+          f"latency {stats['latency_ms_median']:.1f} ms (one image alone), network {stats['network_ms_median']:.1f} ms\n"
+          f"  ratio to network: end to end {stats['e2e_over_network']:.2f}, latency {stats['latency_over_network']:.2f}")
+    if args.stats_output:
+        atomic_write_text(args.stats_output, json.dumps(stats, indent=1) + "\n")
+    return 0

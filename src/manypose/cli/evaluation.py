@@ -1,0 +1,39 @@
+"""`manypose eval`: COCO keypoint AP of a model on an annotated image set."""
+from __future__ import annotations
+
+import sys
+
+from .options import EXIT_FAILURES, add_model_options, estimator_from_args
+
+EVAL_SCORE_THRESHOLD = 0.01  # COCO's AP rewards the doubtful people, ranked last
+
+
+def add(commands) -> None:
+    p = commands.add_parser(
+        "eval", help="COCO keypoint AP of a model on an annotated image set",
+        description="Run the model on every image of a COCO keypoint annotation file and print "
+                    "pycocotools' keypoint summary (OKS AP).")
+    p.add_argument("--annotations", required=True, metavar="COCO.json", help="COCO keypoint annotations")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder holding the annotated images")
+    add_model_options(p, default_threshold=EVAL_SCORE_THRESHOLD)
+    p.add_argument("--json-output", metavar="FILE", help="write the predictions in COCO results format")
+    p.add_argument("--stats-output", metavar="FILE",
+                   help="write the stats as JSON (AP, AP50, AP75, APm, APl, AR, images, seconds_per_image)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..atomic_files import check_writable
+    from ..evaluate import evaluate
+
+    for path, what in ((args.json_output, "the predictions"), (args.stats_output, "the stats")):
+        if path:
+            check_writable(path, what)
+    stats, summary, failures = evaluate(estimator_from_args(args), args.annotations, args.images,
+                                        args.json_output, args.stats_output, progress=not args.quiet)
+    for message in failures:
+        print(f"error: {message}", file=sys.stderr)
+    print(summary, end="")
+    print(f"AP {stats['AP']:.3f} on {stats['images']} images, "
+          f"{stats['seconds_per_image'] * 1000:.1f} ms/image ({stats['model']})")
+    return EXIT_FAILURES if failures else 0

@@ -1,0 +1,76 @@
+"""`manypose train`: fine-tune or train a model on COCO-format keypoint data."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .options import positive_int
+
+
+def add(commands) -> None:
+    p = commands.add_parser(
+        "train", help="fine-tune or train a model on COCO-format keypoint data",
+        description="Train on a COCO-format keypoint data set (any keypoint set: a model is fine-tuned onto "
+                    "another one with its keypoint layers rebuilt). After every epoch the moving average of the "
+                    "weights is evaluated on the validation set and written as OUTPUT/last and OUTPUT/best, model "
+                    "folders that --model accepts, with OUTPUT/log.jsonl and OUTPUT/curves.png. Defaults are safe "
+                    "for fine-tuning small data sets. Several processes: torchrun --nproc_per_node N -m manypose.cli "
+                    "train ... (gloo on CPUs, NCCL on GPUs). Needs torch.")
+    p.add_argument("--model", default=None, metavar="NAME|PATH", help="model to start from (default: yolo11n-pose)")
+    p.add_argument("--train-annotations", required=True, type=Path, metavar="COCO.json")
+    p.add_argument("--train-images", required=True, type=Path, metavar="DIR")
+    p.add_argument("--val-annotations", type=Path, metavar="COCO.json", help="validation annotations (AP per epoch)")
+    p.add_argument("--val-images", type=Path, metavar="DIR")
+    p.add_argument("--output", required=True, type=Path, metavar="DIR", help="where last/, best/ and the log go")
+    p.add_argument("--epochs", type=positive_int, default=10, help="default 10")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="per process (default 8)")
+    p.add_argument("--repeats", type=positive_int, default=1,
+                   help="passes over the images per epoch (small data sets: fewer evaluations and checkpoints)")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd",
+                   help="sgd (Nesterov momentum; default: its steps follow the gradients, gentle on trained weights) "
+                        "or adamw")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: SGD 1e-3 from trained weights, 1e-2 from scratch; AdamW 1e-4 and "
+                        "1e-3), after a linear warm-up from 0 over a tenth of the run, then a cosine decay to a tenth")
+    p.add_argument("--size", type=positive_int, default=640, help="training input size, square (default 640)")
+    p.add_argument("--mosaic", type=float, default=0.0, help="share of samples made as 4-image mosaics (default 0)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CPUs and GPUs that have it)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --output where it stopped")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="data order and augmentation (default 0)")
+    p.add_argument("--save-samples", type=Path, metavar="DIR", help="write augmented samples with their targets drawn")
+    p.add_argument("--dry-run", action="store_true", help="prepare (and --save-samples) without training")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..optional import require
+
+    require("torch", "training")
+    from ..data.augment import AugmentOptions
+    from ..train import Trainer, TrainOptions
+
+    options = TrainOptions(args.train_annotations, args.train_images, args.output, model=args.model,
+                           val_annotations=args.val_annotations, val_images=args.val_images, epochs=args.epochs,
+                           batch_size=args.batch_size, repeats=args.repeats, optimizer=args.optimizer, lr=args.lr,
+                           amp=args.amp,
+                           resume=args.resume, seed=args.seed, workers=args.workers, device=args.device,
+                           augment=AugmentOptions(size=args.size, mosaic=args.mosaic))
+    trainer = Trainer(options)
+    print(f"{len(trainer.data)} images, {trainer.data.num_people} people ({trainer.heads[0].skeleton.name}, "
+          f"{len(trainer.heads[0].skeleton)} keypoints); from {trainer.base.name}"
+          + (f", {len(trainer.initialised)} weights initialised for the new keypoint set" if trainer.initialised else "")
+          + f"; lr {trainer.schedule.lr:g}, {trainer.steps_per_epoch} steps per epoch", file=sys.stderr)
+    if args.save_samples:
+        print(f"wrote {len(trainer.save_samples(args.save_samples))} augmented samples to {args.save_samples}",
+              file=sys.stderr)
+    if args.dry_run:
+        return 0
+    result = trainer.run(progress=not args.quiet)
+    last = result.log[-1] if result.log else {}
+    ap = f", validation AP {last['AP']:.3f}" if "AP" in last else ""
+    print(f"trained {last.get('epoch', 0)} epochs{ap}; wrote {result.last}" + (f" and {result.best}" if result.best else ""),
+          file=sys.stderr)
+    return 0
