@@ -31,7 +31,7 @@ def test_a_converted_checkpoint_trains_and_its_checkpoints_predict(tmp_path):
                            shared_path("data/coco-mini/train2017"), tmp_path / "run", model=str(model), epochs=1,
                            batch_size=2, max_steps=2, workers=0, augment=AugmentOptions(size=161))
     trainer = Trainer(options)
-    assert isinstance(trainer.loss, CompositeFieldsLoss) and not trainer.initialised
+    assert isinstance(trainer.contract.loss, CompositeFieldsLoss) and not trainer.initialised
     pickle.dumps(trainer.images)  # the targets are drawn in data loading workers
     result = trainer.run(progress=False)
     losses = result.log[0]["loss"]

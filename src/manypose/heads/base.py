@@ -4,18 +4,20 @@ The metadata is the one description of a head (stored in model.json's `heads` li
 keypoint set, the stride and what the network outputs; the network's head modules are sized
 from it. The codec claims the heads it handles, one or several (a composite-field decoder
 takes two), and owns both directions, annotations -> training targets and network outputs ->
-poses, plus the export policies that depend on its layout.
+poses, plus the export policies that depend on its layout. For training it states its contract
+(heads.training) and fits its heads to a data set's keypoint set (`retarget`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import ClassVar, Optional
 
 import numpy as np
 
 from ..decoders.options import DecoderOptions
 from ..skeleton import Skeleton
+from .training import TrainingContract
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,20 @@ class Codec:
         """The training-target encoder of these heads."""
         raise NotImplementedError(f"the {self.name} heads have no training-target encoder yet")
 
-    def loss(self):
-        """The training loss of these heads: `loss(raw_outputs, targets) -> (total, items)`."""
+    def training(self) -> TrainingContract:
+        """What training these heads takes: targets, loss and its named terms (heads.training)."""
         raise NotImplementedError(f"training {self.name} heads is not supported yet")
+
+    def retarget(self, skeleton: Skeleton) -> tuple[HeadMeta, ...]:
+        """These heads for another keypoint set (a data set's own), which brings its flip map and
+        sigmas; heads of the same keypoints stay as they are (their skeleton's sigmas, colours)."""
+        if skeleton.keypoints == self.heads[0].skeleton.keypoints:
+            return self.heads
+        return tuple(self._retargeted(head, skeleton) for head in self.heads)
+
+    def _retargeted(self, head: HeadMeta, skeleton: Skeleton) -> HeadMeta:
+        """One head for a new keypoint set; kinds whose layout names keypoints say how."""
+        return replace(head, skeleton=skeleton)
 
     def float_layers(self) -> Optional[re.Pattern]:
         """ONNX node names that INT8 export keeps in float (their consumers stay float too);
@@ -151,6 +164,14 @@ def single_head(heads, kind: str) -> HeadMeta:
     if len(heads) != 1 or heads[0].kind != kind:
         raise ValueError(f"this network has one {kind} head, not {', '.join(h.kind for h in heads) or 'none'}")
     return heads[0]
+
+
+def edges_for_fields(skeleton: Skeleton, kind: str) -> tuple[tuple[int, int], ...]:
+    """The skeleton's edges, for heads of `kind` that have a field per edge: refused when there are none."""
+    if not skeleton.edges:
+        raise ValueError(f"{kind} heads have a field per keypoint pair, and the keypoint set {skeleton.name!r} "
+                         "has no edges to take them from")
+    return skeleton.edges
 
 
 def _jsonable(value):

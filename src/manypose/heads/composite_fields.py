@@ -11,12 +11,13 @@ scales after softplus, in grid cells; b as the network gives it. Training reads 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..skeleton import COCO17, _one_based
-from .base import Codec, HeadMeta, register
+from .base import Codec, HeadMeta, edges_for_fields, register
+from .training import LossTerm, TrainingContract
 
 # OpenPifPaf's "dense" COCO connections: the extra pairs of its denser skeleton, beyond COCO's 19
 COCO17_DENSE_ASSOCIATIONS = _one_based((
@@ -123,10 +124,18 @@ class CifCafCodec(Codec):
 
         return CifCafEncoder(self.cif, self.caf)
 
-    def loss(self):
+    def training(self):
         from ..losses.composite_fields import CompositeFieldsLoss
 
-        return CompositeFieldsLoss(self.cif, self.caf)
+        loss = CompositeFieldsLoss(self.cif, self.caf)
+        # every term weighs 1 in the total, and without validation the lowest total ranks checkpoints
+        terms = tuple(LossTerm(name) for name in loss.names)
+        return TrainingContract(loss.targets, loss, terms, raw_outputs=(self.cif.kind, self.caf.kind))
+
+    def _retargeted(self, head, skeleton):
+        if head.kind == "cif":
+            return replace(head, skeleton=skeleton, score_weights=())  # the weights were the old keypoints'
+        return replace(head, skeleton=skeleton, associations=edges_for_fields(skeleton, "caf"))
 
     def float_layers(self):
         return SENSITIVE_LAYERS

@@ -1,12 +1,12 @@
 """Bottom-up OpenPose fields: keypoint heatmaps (plus background) and part affinity fields."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..decoders.paf import PafDecoder
 from ..encoders.paf import PafEncoder
 from ..skeleton import COCO17, OPENPOSE18, openpose18_to_coco17
-from .base import Codec, HeadMeta, register
+from .base import Codec, HeadMeta, edges_for_fields, register
 
 # OpenPose COCO model: (part a, part b, field channel x, field channel y) per limb, in the
 # order of the published network's field channels
@@ -83,6 +83,11 @@ class PafCodec(Codec):
 
     def encoder(self) -> PafEncoder:
         return PafEncoder(self.head.limbs, len(self.head.skeleton), self.head.stride)
+
+    def _retargeted(self, head, skeleton):
+        edges = edges_for_fields(skeleton, head.kind)  # a limb each, its field channels in edge order
+        limbs = tuple((a, b, 2 * i, 2 * i + 1) for i, (a, b) in enumerate(edges))
+        return replace(head, skeleton=skeleton, limbs=limbs)
 
 
 register(PafHead, PafCodec)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..decoders.yolo_pose import PoseObjectsDecoder, decode_levels
 from .base import Codec, HeadMeta, register
+from .training import LossTerm, TrainingContract
 
 # INT8 keeps in float the last convolution of every branch (box distances, scores, keypoint
 # offsets: 8-bit steps there move keypoints by pixels) and the keypoint branch's second
@@ -54,10 +55,14 @@ class PoseObjectsCodec(Codec):
         name = self.head.output_names[0]
         return lambda outputs: decode(outputs[name])
 
-    def loss(self):
+    def training(self):
         from ..losses.pose_objects import PoseObjectsLoss  # torch: only for training
 
-        return PoseObjectsLoss.for_head(self.head)
+        loss = PoseObjectsLoss.for_head(self.head)
+        # without validation the keypoint term alone ranks checkpoints: it is what the model is for
+        terms = tuple(LossTerm(name, getattr(loss.gains, name), ranks=name == "pose") for name in loss.names)
+        levels = tuple(f"{self.head.kind}_stride{stride}" for stride in self.head.strides)
+        return TrainingContract(loss.targets, loss, terms, raw_outputs=levels)
 
     def float_layers(self):
         return SENSITIVE_LAYERS

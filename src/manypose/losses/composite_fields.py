@@ -76,7 +76,6 @@ class CompositeFieldsLoss(nn.Module):
     `targets(sample, size)` makes one image's targets."""
 
     names = ("cif_confidence", "cif_regression", "cif_scale", "caf_confidence", "caf_regression", "caf_scale")
-    ranking_items = names  # without validation, the lowest total ranks checkpoints
 
     def __init__(self, cif_head, caf_head, scale_spread: float = 1.0):
         super().__init__()

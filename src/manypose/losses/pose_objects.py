@@ -62,7 +62,6 @@ class PoseObjectsLoss(nn.Module):
     order; `targets(sample, size)` makes one image's targets."""
 
     names = LOSS_NAMES
-    ranking_items = ("pose",)  # without validation, the lowest keypoint loss ranks checkpoints
     targets = staticmethod(pose_targets)
 
     def __init__(self, skeleton: Skeleton, num_classes: int = 1, strides: Sequence[int] = (8, 16, 32),

@@ -66,6 +66,10 @@ def load_matching_weights(network: torch.nn.Module, weights: dict[str, np.ndarra
 
 def inference_network(model_file) -> torch.nn.Module:
     """The model's network with its weights, in eval mode, batch norms folded where it has any."""
-    network = load_weights(build_network(model_file.architecture, model_file.heads), model_file.weights).eval()
+    return folded(load_weights(build_network(model_file.architecture, model_file.heads), model_file.weights).eval())
+
+
+def folded(network: torch.nn.Module) -> torch.nn.Module:
+    """The network with its batch norms folded into their convolutions, where it has any (inference only)."""
     fold = getattr(network, "fold_batch_norms", None)
     return fold() if fold else network

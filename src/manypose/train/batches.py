@@ -12,8 +12,8 @@ from ..data.transforms import InputSpec
 
 class TrainingImages(Dataset):
     """Item i: the augmented image as a (3, S, S) float tensor normalized as the model's input
-    spec says, and its targets as the loss makes them, `targets(sample, S)` (in the data
-    loading workers: dense targets take time to draw)."""
+    spec says, and its targets as the heads' training contract makes them, `targets(sample, S)`
+    (in the data loading workers: dense targets take time to draw)."""
 
     def __init__(self, augmented: AugmentedDataset, input_spec: InputSpec, targets: Callable):
         self.augmented = augmented

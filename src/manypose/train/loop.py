@@ -2,9 +2,13 @@
 weights) on a COCO-format keypoint data set, evaluates the moving average of its weights after
 every epoch, and keeps `last` and `best` as model folders that `--model` accepts.
 
-Safe on small data by default: AdamW at a fine-tuning rate when starting from trained weights,
-a linear warm-up from zero for every parameter (no high warm-up rate for biases, which wrecks a
-trained head within a few steps), gradients clipped, and batch norms with a slow momentum.
+Family-free: the heads' codec fits them to the data set's keypoints and states what training
+them takes (heads.training: targets, loss, named terms), so a new head kind trains unchanged.
+
+Safe on small data by default: SGD with Nesterov momentum (AdamW on request) at a fine-tuning
+rate when starting from trained weights, a linear warm-up from zero for every parameter (no high
+warm-up rate for biases, which wrecks a trained head within a few steps), gradients clipped, and
+batch norms with a slow momentum.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from ..decoders.options import DecoderOptions
 from ..estimator import PoseEstimator
 from ..evaluate import evaluate
 from ..heads import codec_for
-from ..models import build_network, load_matching_weights
+from ..models import build_network, folded, load_matching_weights
 from ..runtime.torch_backend import TorchBackend
 from ..zoo import find_model
 from .batches import TrainingImages, batches
@@ -95,14 +99,15 @@ class Trainer:
         self.world = join_world(self.device)
         self.base = find_model(options.model, untrained=True)
         self.data = KeypointDataset(options.train_annotations, options.train_images)
-        self.heads = tuple(replace(head, skeleton=self._skeleton()) for head in self.base.heads)
+        self.heads = codec_for(self.base.heads).retarget(self.data.skeleton)
         self.codec = codec_for(self.heads)
+        self.contract = self.codec.training()
+        self.contract.loss.to(self.device)
         self.network = build_network(self.base.architecture, self.heads).to(self.device)
         self.initialised = load_matching_weights(self.network, self.base.weights)
-        self.loss = self.codec.loss().to(self.device)
         augment = replace(options.augment, pad_value=self.base.input_spec.bgr_pad_value)  # padded as inference pads
         self.augmented = AugmentedDataset(self.data, augment, options.seed, options.repeats)
-        self.images = TrainingImages(self.augmented, self.base.input_spec, self.loss.targets)
+        self.images = TrainingImages(self.augmented, self.base.input_spec, self.contract.targets)
         self.steps_per_epoch = self._steps_per_epoch()
         total = self.steps_per_epoch * options.epochs
         warmup = options.warmup_steps if options.warmup_steps is not None else min(300, max(1, total // 10))
@@ -111,12 +116,6 @@ class Trainer:
         self.ema = ExponentialMovingAverage(self.network, options.ema_decay)
         self.epoch, self.step, self.best_ap = 0, 0, -math.inf  # without validation, minus a loss ranks: unbounded
         self.output = Path(options.output)
-
-    def _skeleton(self):
-        """The data set's keypoints; the model's own skeleton (sigmas, colours) when they match."""
-        if self.data.skeleton.keypoints == self.base.skeleton.keypoints:
-            return self.base.skeleton
-        return self.data.skeleton
 
     def _default_lr(self) -> float:
         trained = len(self.initialised) < len(self.network.state_dict()) // 2
@@ -146,7 +145,7 @@ class Trainer:
             started = time.perf_counter()
             items = self._train_epoch(trainable, progress)
             entry = {"epoch": self.epoch + 1, "step": self.step, "lr": self.schedule.rate(self.step - 1),
-                     "loss": dict(zip(self.loss.names, items)), "seconds": time.perf_counter() - started}
+                     "loss": dict(zip(self.contract.term_names, items)), "seconds": time.perf_counter() - started}
             self.epoch += 1
             if self.world.leader:
                 best = self._end_epoch(entry) or best
@@ -168,7 +167,7 @@ class Trainer:
             seed_for(options.seed, self.epoch))).tolist()
         loader = batches(self.images, self.world.shard(order), options.batch_size, options.workers)
         self.network.train()
-        totals, count = np.zeros(len(self.loss.names)), 0
+        totals, count = np.zeros(len(self.contract.terms)), 0
         bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{options.epochs}", unit="batch",
                    disable=not (progress and self.world.leader), dynamic_ncols=True)
         for images, targets in bar:
@@ -186,7 +185,7 @@ class Trainer:
             group["lr"] = self.schedule.rate(self.step)
         with _autocast(self.device, self.options.amp):
             raw = trainable(images)
-        total, items = self.loss([output.float() for output in raw], targets)
+        total, items = self.contract([output.float() for output in raw], targets)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), MAX_GRADIENT_NORM)
@@ -201,7 +200,8 @@ class Trainer:
             entry["AP"] = self._validation_ap()
         append_log(self.output / "log.jsonl", entry)
         plot_curves(read_log(self.output / "log.jsonl"), self.output / "curves.png")
-        ap = float(entry.get("AP", -sum(entry["loss"][name] for name in self.loss.ranking_items)))  # plain: the state loads weights-only
+        ranking = -sum(entry["loss"][name] for name in self.contract.ranking_terms)
+        ap = float(entry.get("AP", ranking))  # plain: the state loads weights-only
         improved = ap >= self.best_ap
         self.best_ap = max(ap, self.best_ap)
         state = {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -214,7 +214,7 @@ class Trainer:
         return None
 
     def _validation_ap(self) -> float:
-        network = copy.deepcopy(self.ema.network).cpu().eval().fold_batch_norms()
+        network = folded(copy.deepcopy(self.ema.network).cpu().eval())
         backend = TorchBackend(network, self.codec.output_names)
         decoder = self.codec.decoder(DecoderOptions.from_given(score_threshold=EVAL_SCORE_THRESHOLD))
         estimator = PoseEstimator(self.output.name, self.base.input_spec, backend, self.codec, decoder)
@@ -228,7 +228,7 @@ class Trainer:
                 "heads": [head.to_dict() for head in self.heads],
                 "provenance": {"trained_from": self.base.name, "base_provenance": self.base.description.get("provenance"),
                                "epochs": self.epoch, "steps": self.step,
-                               "training": options_dict(self.options)}}
+                               "training": options_dict(self.options), "loss_weights": self.contract.term_weights}}
 
     def save_samples(self, folder: Path, count: int = SAMPLES_TO_SAVE) -> list[Path]:
         """Augmented samples of the first epoch with their boxes and keypoints drawn."""
