@@ -3,9 +3,10 @@ V2): per grid cell a heatmap logit and a (dy, dx) offset per keypoint, and per t
 displacement to the child (forward) and to the parent (backward)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..decoders.displacements import POSENET_TREE, DisplacementDecoder, check_tree
+from ..skeleton import Skeleton
 from .base import Codec, HeadMeta, register
 
 
@@ -47,6 +48,30 @@ class DisplacementsCodec(Codec):
 
         head = self.head
         return DisplacementEncoder(head.tree, head.stride, len(head.skeleton))
+
+    def _retargeted(self, head, skeleton):
+        return replace(head, skeleton=skeleton, tree=spanning_tree(skeleton))
+
+
+def spanning_tree(skeleton: Skeleton) -> tuple[tuple[int, int], ...]:
+    """A tree over the skeleton's edges, parents first, breadth first from keypoint 0 (the
+    displacements walk along it); refused when the edges leave keypoints unconnected."""
+    neighbours = {index: [] for index in range(len(skeleton))}
+    for a, b in skeleton.edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    tree, reached, frontier = [], {0}, [0]
+    for parent in frontier:  # grows as children are reached
+        for child in neighbours[parent]:
+            if child not in reached:
+                tree.append((parent, child))
+                reached.add(child)
+                frontier.append(child)
+    if len(reached) < len(skeleton):
+        cut_off = ", ".join(skeleton.keypoints[index] for index in sorted(neighbours.keys() - reached))
+        raise ValueError(f"displacement heads need a tree over every keypoint; the edges of {skeleton.name!r} "
+                         f"do not reach {cut_off}")
+    return tuple(tree)
 
 
 register(DisplacementsHead, DisplacementsCodec)
