@@ -1,19 +1,28 @@
 """A head kind defined entirely in this file (a single-person heatmap head decoded by argmax)
 runs through model folder -> ONNX export -> estimator -> poses on every backend, with no
-change to runtime/, export or the estimator: a kind is one module plus its registration."""
+change to runtime/, export or the estimator, and trains through the Trainer on a data set of
+its own keypoints with no change to train/: a kind is one module plus its registration."""
+import json
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import manypose
 from manypose import modelfile
+from manypose.data.augment import AugmentOptions
 from manypose.decoders import DecoderOptions
 from manypose.data.transforms import InputSpec
-from manypose.heads import CODECS, HEAD_KINDS, Codec, HeadMeta, register, single_head
+from manypose.heads import (CODECS, HEAD_KINDS, Codec, HeadMeta, LossTerm, TrainingContract, register,
+                            single_head)
 from manypose.models import NETWORKS, register_network
 from manypose.skeleton import COCO17
+from manypose.train import Trainer, TrainOptions
+
+PEAK_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -24,9 +33,41 @@ class ArgmaxHeatmapHead(HeadMeta):
     kind = "test_argmax_heatmaps"
 
 
+@dataclass(frozen=True)
+class CellTargets:
+    """One sample's targets: 1 on the cell of every labelled keypoint, 0 elsewhere (K, cells, cells)."""
+
+    stride: int
+
+    def __call__(self, sample, size: int) -> np.ndarray:
+        cells = size // self.stride
+        target = np.zeros((sample.keypoints.shape[1], cells, cells), np.float32)
+        for person in sample.keypoints:
+            for index, (x, y, visibility) in enumerate(person):
+                if visibility > 0 and 0 <= x < size and 0 <= y < size:
+                    target[index, int(y) // self.stride, int(x) // self.stride] = 1.0
+        return target
+
+
+class CellLoss(torch.nn.Module):
+    """Binary cross-entropy on the keypoints' cells (weighed up: they are few) and on the rest."""
+
+    def forward(self, raw_outputs, targets):
+        (logits,) = raw_outputs
+        truth = torch.stack([torch.from_numpy(target) for target in targets]).to(logits.device)
+        losses = F.binary_cross_entropy_with_logits(logits, truth, reduction="none")
+        peaks = truth > 0
+        items = torch.stack((PEAK_WEIGHT * losses[peaks].sum() / max(int(peaks.sum()), 1), losses[~peaks].mean()))
+        return items.sum(), items.detach()
+
+
 class ArgmaxCodec(Codec):
     kinds = ("test_argmax_heatmaps",)
     honoured_options = ("score_threshold",)
+
+    def training(self):
+        terms = (LossTerm("peak", PEAK_WEIGHT), LossTerm("background", ranks=False))
+        return TrainingContract(CellTargets(self.heads[0].stride), CellLoss(), terms, raw_outputs=("cell_logits",))
 
     def _decoder(self, options):
         head = self.heads[0]
@@ -51,6 +92,9 @@ class BrightnessHeatmapNet(torch.nn.Module):
         super().__init__()
         head = single_head(heads, ArgmaxHeatmapHead.kind)
         self.cells = torch.nn.Conv2d(3, len(head.skeleton), head.stride, head.stride)
+
+    def raw_outputs(self, images):
+        return (self.cells(images),)
 
     def forward(self, images):
         return torch.sigmoid(self.cells(images))
@@ -153,3 +197,49 @@ def test_one_codec_claims_two_heads_and_reads_both_outputs(tmp_path):
         CODECS.remove(ArgmaxCodec)
         CODECS.remove(HeatmapsAndScoreCodec)
         NETWORKS.pop("test_two_outputs")
+
+
+COLOURS = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}  # keypoint name -> BGR dot
+
+
+def write_coloured_dots(folder, count: int = 8, size: int = 256):
+    """`count` black images, each of one 'person': a red, a green and a blue dot, its keypoints."""
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir(parents=True)
+    images, annotations = [], []
+    for index in range(count):
+        image = np.zeros((size, size, 3), np.uint8)
+        dots = rng.integers(32, size - 32, size=(3, 2))
+        for (x, y), colour in zip(dots, COLOURS.values()):
+            cv2.circle(image, (int(x), int(y)), 12, colour, -1)
+        cv2.imwrite(str(folder / "images" / f"{index}.png"), image)
+        (x1, y1), (x2, y2) = dots.min(0) - 12, dots.max(0) + 12
+        images.append({"id": index, "file_name": f"{index}.png", "width": size, "height": size})
+        annotations.append({"id": index, "image_id": index, "category_id": 1, "iscrowd": 0, "num_keypoints": 3,
+                            "bbox": [int(x1), int(y1), int(x2 - x1), int(y2 - y1)], "area": int((x2 - x1) * (y2 - y1)),
+                            "keypoints": [int(v) for x, y in dots for v in (x, y, 2)]})
+    category = {"id": 1, "name": "dots", "keypoints": list(COLOURS), "skeleton": [[1, 2], [2, 3]]}
+    path = folder / "dots.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": [category]}))
+    return path
+
+
+def test_it_trains_on_its_own_keypoints_through_the_trainer(toy_model, tmp_path):
+    annotations, images = write_coloured_dots(tmp_path / "data"), tmp_path / "data" / "images"
+    still = AugmentOptions(size=256, scale=(1.0, 1.0), translate=0.1, flip=0.0, hsv=(0.0, 0.0, 0.0))
+    trainer = Trainer(TrainOptions(annotations, images, tmp_path / "run", model=str(toy_model), epochs=6,
+                                   val_annotations=annotations, val_images=images, batch_size=4, optimizer="adamw",
+                                   lr=0.05, warmup_steps=1, workers=0, augment=still))
+    assert [len(head.skeleton) for head in trainer.heads] == [3], "the codec fitted its head to the data's keypoints"
+    assert trainer.initialised == ["cells.bias", "cells.weight"]
+    result = trainer.run(progress=False)
+
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [list(entry["loss"]) for entry in log] == [["peak", "background"]] * 6
+    totals = [sum(entry["loss"].values()) for entry in log]
+    assert totals[-1] < 0.5 * totals[0], totals
+    assert all(0 <= entry["AP"] <= 1 for entry in log)
+    description = json.loads((result.last / "model.json").read_text())
+    assert description["heads"] == [{"kind": ArgmaxHeatmapHead.kind, "stride": 8}]
+    assert description["skeleton"]["keypoints"] == list(COLOURS)
+    assert description["provenance"]["loss_weights"] == {"peak": PEAK_WEIGHT, "background": 1.0}
