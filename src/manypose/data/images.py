@@ -1,4 +1,5 @@
-"""Reading images robustly: one clear error naming the file for anything unreadable."""
+"""Reading images robustly: one clear error naming the file for anything unreadable, and photos
+turned as their EXIF orientation says they are displayed."""
 from __future__ import annotations
 
 import os
@@ -17,11 +18,21 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 CODEC_NOISE = ("Corrupt JPEG data", "Premature end of JPEG", "Warning:", "libpng warning", "libpng error")
 _STDERR_CAPTURE = threading.Lock()  # one capture of the process's stderr at a time
 PNG_START = b"\x89PNG\r\n\x1a\n"
+STORED_PIXELS = cv2.IMREAD_UNCHANGED  # alpha and 16 bits kept, and the EXIF orientation not applied
 DEFAULT_MAX_PIXELS = 1 << 28  # 16384 x 16384: 0.8 GB as BGR, before resizing
 MAX_PIXELS_ENV = "MANYPOSE_MAX_IMAGE_PIXELS"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pbm", ".pgm", ".ppm"}
 JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"
+JPEG_APP1, JPEG_START_OF_SCAN = 0xE1, 0xDA
+WEBP_START = b"RIFF"
+EXIF_START = b"Exif\x00\x00"  # how a JPEG's APP1 segment (and some WebP EXIF chunks) open
+EXIF_ORIENTATION_TAG, EXIF_SHORT = 0x0112, 3  # the tag and the type of its value (16 bits)
+# how each EXIF orientation turns the stored pixels into the displayed ones: (swap the axes,
+# then flip the rows, then flip the columns); 1 is as stored, 6 a quarter turn clockwise
+ORIENTATION_TURNS = {1: (False, False, False), 2: (False, False, True), 3: (False, True, True),
+                     4: (False, True, False), 5: (True, False, False), 6: (True, False, True),
+                     7: (True, True, True), 8: (True, True, False)}
 
 
 class ImageReadError(ValueError):
@@ -29,8 +40,49 @@ class ImageReadError(ValueError):
 
 
 def read_image(path) -> np.ndarray:
-    """Read an image file as 8-bit BGR (grey, alpha and 16-bit images are converted)."""
+    """Read an image file as 8-bit BGR (grey, alpha and 16-bit images are converted), turned
+    as its EXIF orientation says it is displayed: results on it are in the picture people see."""
+    image, orientation = read_stored_image(path)
+    return apply_orientation(image, orientation)
+
+
+def read_annotated_image(path, annotated_size) -> np.ndarray:
+    """An annotation file's image in the pixels its annotations are in: turned as displayed
+    when `annotated_size`, the file's (width, height) for it, is the displayed size and not the
+    stored one; as stored otherwise, also where the size cannot tell (no size, mirrored or
+    upside-down photos, square ones): files made on pixels read as stored keep them."""
+    image, orientation = read_stored_image(path)
+    displayed = apply_orientation(image, orientation)
+    if annotated_size is not None and _is_size(displayed, annotated_size) and not _is_size(image, annotated_size):
+        return displayed
+    return image
+
+
+def _is_size(image: np.ndarray, size) -> bool:
+    return (image.shape[1], image.shape[0]) == tuple(size)
+
+
+def read_stored_image(path) -> tuple[np.ndarray, int]:
+    """An image file's pixels as stored, as 8-bit BGR, and its EXIF orientation (1: as stored)."""
     path = Path(path)
+    data = read_image_bytes(path)
+    if data.startswith(JPEG_START) and JPEG_END not in data[-4096:]:
+        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
+    check_declared_size(path, data)
+    image, noise = decode_quietly(data)
+    for line in noise:
+        warnings.warn(f"{path}: {line.rstrip('.')} (the image was decoded all the same)", stacklevel=3)
+    if image is None and path.suffix.lower() in VIDEO_SUFFIXES:
+        raise ImageReadError(f"{path}: a video, not an image (prediction here takes still images; "
+                             "pass its frames as arrays to estimator.stream)")
+    if image is None:
+        raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode; "
+                             "OpenCV also refuses images over 2^30 pixels)")
+    return as_bgr(image, source=str(path)), exif_orientation(data)
+
+
+def read_image_bytes(path: Path) -> bytes:
+    """A file's bytes, or an ImageReadError saying why there are none."""
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if path.is_dir():
@@ -41,33 +93,100 @@ def read_image(path) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read ({error.strerror or error})") from None
     if not data:
         raise ImageReadError(f"{path}: empty file")
-    if data.startswith(JPEG_START) and JPEG_END not in data[-4096:]:
-        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
-    check_declared_size(path, data)
-    image, noise = decode_quietly(data)
-    for line in noise:
-        warnings.warn(f"{path}: {line.rstrip('.')} (the image was decoded all the same)", stacklevel=2)
-    if image is None and path.suffix.lower() in VIDEO_SUFFIXES:
-        raise ImageReadError(f"{path}: a video, not an image (prediction here takes still images; "
-                             "pass its frames as arrays to estimator.stream)")
-    if image is None:
-        raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode; "
-                             "OpenCV also refuses images over 2^30 pixels)")
-    return as_bgr(image, source=str(path))
+    return data
+
+
+def file_orientation(path) -> int:
+    """The EXIF orientation of an image file; 1 for a file that cannot be read."""
+    try:
+        return exif_orientation(Path(path).read_bytes())
+    except OSError:
+        return 1
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored pixels turned as the EXIF orientation (1 to 8) says they are displayed; other
+    values leave them as stored."""
+    swap_axes, flip_rows, flip_columns = ORIENTATION_TURNS.get(orientation, ORIENTATION_TURNS[1])
+    if swap_axes:
+        image = image.swapaxes(0, 1)
+    if flip_rows:
+        image = image[::-1]
+    if flip_columns:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(image)
+
+
+def exif_orientation(data: bytes) -> int:
+    """The orientation (1 to 8) in the EXIF data of a JPEG, PNG or WebP file's bytes; 1 (as
+    stored) without one, for other formats, and for damaged or odd EXIF data."""
+    exif = _exif_block(data)
+    try:
+        orientation = _tiff_orientation(exif.removeprefix(EXIF_START))
+    except struct.error:  # the block ends inside the entry it points to
+        return 1
+    return orientation if orientation in ORIENTATION_TURNS else 1
+
+
+def _exif_block(data: bytes) -> bytes:
+    """The EXIF data a JPEG's APP1 segment, a PNG's eXIf chunk or a WebP's EXIF chunk holds; b"" if none."""
+    if data.startswith(JPEG_START):
+        blocks = (payload for marker, payload in _jpeg_segments(data)
+                  if marker == JPEG_APP1 and payload.startswith(EXIF_START))
+    elif data.startswith(PNG_START):
+        blocks = (payload for kind, payload in _png_chunks(data) if kind == b"eXIf")
+    elif data.startswith(WEBP_START) and data[8:12] == b"WEBP":
+        blocks = (payload for kind, payload in _riff_chunks(data) if kind == b"EXIF")
+    else:
+        return b""
+    return next(blocks, b"")
+
+
+def _png_chunks(data: bytes):
+    """(type, payload) of each chunk of a PNG file."""
+    position = len(PNG_START)
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        yield kind, data[position + 8:position + 8 + length]
+        position += 12 + length  # length, type, payload, checksum
+
+
+def _riff_chunks(data: bytes):
+    """(type, payload) of each chunk of a RIFF file (WebP)."""
+    position = 12  # after "RIFF", the file's length and "WEBP"
+    while position + 8 <= len(data):
+        kind, length = struct.unpack("<4sI", data[position:position + 8])
+        yield kind, data[position + 8:position + 8 + length]
+        position += 8 + length + length % 2  # payloads are padded to an even length
+
+
+def _tiff_orientation(exif: bytes) -> int:
+    """The orientation entry of the first directory (IFD0) of TIFF-structured EXIF data; 1 if none."""
+    byte_order = {b"II": "<", b"MM": ">"}.get(exif[:2])
+    if byte_order is None:
+        return 1
+    directory = struct.unpack(byte_order + "I", exif[4:8])[0]
+    entries = struct.unpack(byte_order + "H", exif[directory:directory + 2])[0]
+    for index in range(entries):
+        start = directory + 2 + 12 * index
+        tag, value_type = struct.unpack(byte_order + "HH", exif[start:start + 4])
+        if tag == EXIF_ORIENTATION_TAG:
+            return struct.unpack(byte_order + "H", exif[start + 8:start + 10])[0] if value_type == EXIF_SHORT else 1
+    return 1
 
 
 def decode_quietly(data: bytes):
-    """cv2.imdecode, with what the codec libraries print on the process's stderr (libjpeg's
-    "Corrupt JPEG data: ...", libpng's warnings) captured: (image or None, their lines). Other
-    text written to stderr meanwhile is passed on."""
+    """cv2.imdecode of the pixels as stored, with what the codec libraries print on the
+    process's stderr (libjpeg's "Corrupt JPEG data: ...", libpng's warnings) captured: (image or
+    None, their lines). Other text written to stderr meanwhile is passed on."""
     if not hasattr(os, "dup2") or sys.stderr is None:
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), []
+        return cv2.imdecode(np.frombuffer(data, np.uint8), STORED_PIXELS), []
     with _STDERR_CAPTURE, tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), STORED_PIXELS)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -108,20 +227,26 @@ def declared_size(data: bytes):
 
 
 def _jpeg_size(data: bytes):
+    for marker, payload in _jpeg_segments(data):
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and len(payload) >= 5:  # a start of frame
+            height, width = struct.unpack(">HH", payload[1:5])
+            return width, height
+    return None
+
+
+def _jpeg_segments(data: bytes):
+    """(marker, payload) of each segment of a JPEG's header, up to its image data."""
     position = 2
-    while position + 9 <= len(data):
-        if data[position] != 0xFF:
-            return None
+    while position + 4 <= len(data) and data[position] == 0xFF:
         marker = data[position + 1]
         if marker == 0xFF:  # fill byte
             position += 1
             continue
+        if marker == JPEG_START_OF_SCAN:
+            return
         length = struct.unpack(">H", data[position + 2:position + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
-            height, width = struct.unpack(">HH", data[position + 5:position + 9])
-            return width, height
+        yield marker, data[position + 4:position + 2 + length]
         position += 2 + length
-    return None
 
 
 def as_bgr(image: np.ndarray, source: str = "image") -> np.ndarray:
