@@ -11,6 +11,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .atomic_files import atomic_write_text
+from .data.coco import annotated_size
+from .data.images import ImageReadError, file_orientation, read_annotated_image
 
 PERSON_CATEGORY = 1  # the category poses are reported as (see Poses.to_coco)
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -55,7 +57,7 @@ def predict_dataset(estimator, coco, images_dir, progress: bool = True):
     paths = [images_dir / coco.imgs[image_id]["file_name"] for image_id in image_ids]
     results, failures = [], []
     start = time.perf_counter()  # file to poses: reading and decoding the images counts
-    stream = estimator.stream(paths)
+    stream = estimator.stream(as_annotated(path, coco.imgs[image_id]) for image_id, path in zip(image_ids, paths))
     for image_id, result in tqdm(zip(image_ids, stream), total=len(paths), desc="eval", unit="image",
                                  disable=not progress):
         if result.error is not None:
@@ -64,6 +66,18 @@ def predict_dataset(estimator, coco, images_dir, progress: bool = True):
             results.extend(result.poses.to_coco(image_id))
     seconds = time.perf_counter() - start
     return results, failures, seconds / max(len(paths), 1)
+
+
+def as_annotated(path: Path, image_entry: dict):
+    """What the estimator is given for an image: the path, which it reads as displayed, or for
+    a photo with an EXIF orientation, its pixels in the orientation its annotations are in (as
+    training reads them), so that results are in the annotations' coordinates."""
+    if file_orientation(path) == 1:
+        return path
+    try:
+        return read_annotated_image(path, annotated_size(image_entry))
+    except ImageReadError:
+        return path  # the estimator reads it again and reports why it cannot, with the other failures
 
 
 def coco_keypoint_stats(coco, results, sigmas=None) -> tuple[dict, str]:

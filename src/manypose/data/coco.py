@@ -15,6 +15,11 @@ What is kept, per image:
 Boxes are kept as labelled, not widened to their keypoints: COCO's come from the visible
 outline, and some people have labelled keypoints outside it (19 of 167 in coco-mini train).
 
+Pixels are read in the orientation the annotations are in: a photo with an EXIF orientation is
+turned as displayed only where the file's width and height for it are its displayed size and
+not its stored one (`read_annotated_image`). The COCO images of coco-mini carry none (none of
+its 159 has EXIF data at all): they read as before.
+
 CrowdPose files (14 keypoints, a ``crowdIndex`` per image) are read like any other; their
 keypoint names select the built-in CrowdPose skeleton (its sigmas and edges; the category's
 own ``skeleton`` in the published files names keypoints it does not have), and each image's
@@ -31,7 +36,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from ..skeleton import BUILTIN, Skeleton, get
-from .images import ImageReadError, read_image
+from .images import ImageReadError, read_annotated_image
 
 ImageId = Union[int, str]
 MISSING_FILES_NAMED = 5  # how many missing image files an error lists by name
@@ -63,13 +68,16 @@ class Sample:
 
 @dataclass(frozen=True, eq=False)
 class ImageRecord:
-    """One image's checked annotations, without its pixels (the fields of `Sample` but the image)."""
+    """One image's checked annotations, without its pixels (the fields of `Sample` but the image),
+    and the (width, height) the file gives the image, which says the orientation its
+    annotations are in (see `read_annotated_image`)."""
 
     image_id: ImageId
     file: Path
     boxes: np.ndarray
     keypoints: np.ndarray
     crowd_boxes: np.ndarray
+    size: Optional[tuple[float, float]] = None
 
     def with_image(self, image: np.ndarray) -> Sample:
         """A sample of this image: copies of the arrays, so changing it cannot change the dataset."""
@@ -123,14 +131,14 @@ class KeypointDataset:
         keypoints = np.array([points for _, points in people], np.float32).reshape(-1, keypoint_count, 3)
         crowd_boxes = np.array(crowds, np.float32).reshape(-1, 4)
         return ImageRecord(image_entry["id"], self.images_dir / image_entry["file_name"], boxes, keypoints,
-                           crowd_boxes)
+                           crowd_boxes, annotated_size(image_entry))
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> Sample:
         record = self.records[index]
-        return record.with_image(read_image(record.file))
+        return record.with_image(read_annotated_image(record.file, record.size))
 
     @property
     def num_people(self) -> int:
@@ -260,6 +268,13 @@ def parse_images(data: dict, source: str) -> dict[ImageId, dict]:
             raise AnnotationFileError(f"{where}: image id {image['id']!r} is listed twice")
         images[image["id"]] = image
     return images
+
+
+def annotated_size(image_entry: dict) -> Optional[tuple[float, float]]:
+    """The (width, height) an annotation file gives an image; None where it gives none."""
+    if "width" in image_entry and "height" in image_entry:
+        return image_entry["width"], image_entry["height"]
+    return None
 
 
 def is_number(value) -> bool:
