@@ -29,10 +29,11 @@ class DisplacementsHead(HeadMeta):
 
 class DisplacementsCodec(Codec):
     """Greedy grouping from the strongest keypoints outwards along the tree (see
-    decoders.displacements); people scored below the score threshold are dropped."""
+    decoders.displacements), starting from keypoints scored at least the root threshold; people
+    scored below the score threshold are dropped."""
 
     kinds = ("displacements",)
-    honoured_options = ("score_threshold", "max_detections")
+    honoured_options = ("score_threshold", "root_threshold", "max_detections")
 
     @property
     def head(self) -> DisplacementsHead:
@@ -40,7 +41,8 @@ class DisplacementsCodec(Codec):
 
     def _decoder(self, options):
         head = self.head
-        return DisplacementDecoder(head.tree, head.stride, options.score_threshold, max_poses=options.max_detections,
+        roots = options.score_threshold if options.root_threshold is None else options.root_threshold
+        return DisplacementDecoder(head.tree, head.stride, roots, max_poses=options.max_detections,
                                    keypoint_count=len(head.skeleton), min_pose_score=options.score_threshold)
 
     def encoder(self):
