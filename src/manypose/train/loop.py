@@ -47,6 +47,7 @@ MOMENTUM = 0.937
 MAX_GRADIENT_NORM = 10.0
 EVAL_SCORE_THRESHOLD = 0.01
 SAMPLES_TO_SAVE = 16
+BATCH_NORM_MODES = ("auto", "frozen", "updated")
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,17 @@ class TrainOptions:
     device: str = "cpu"
     repeats: int = 1                     # passes over the data per epoch (small data sets: fewer checkpoints)
     max_steps: Optional[int] = None      # stop each epoch early (smoke tests)
+    # batch-norm running statistics: "frozen" keeps the trained ones (a few small augmented batches
+    # pull them off what the weights were trained with), "updated" learns them; "auto": frozen
+    # when starting from trained weights, updated from scratch
+    batch_norm: str = "auto"
     augment: AugmentOptions = field(default_factory=AugmentOptions)
 
     def __post_init__(self):
         if min(self.epochs, self.batch_size, self.repeats) < 1 or self.workers < 0:
             raise ValueError("epochs, batch size and repeats must be 1 or more, workers 0 or more")
+        if self.batch_norm not in BATCH_NORM_MODES:
+            raise ValueError(f"batch_norm {self.batch_norm!r}: expected {', '.join(BATCH_NORM_MODES)}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer {self.optimizer!r}: expected sgd or adamw")
         if self.lr is not None and not 0 < self.lr < 1:
@@ -105,6 +112,9 @@ class Trainer:
         self.contract.loss.to(self.device)
         self.network = build_network(self.base.architecture, self.heads).to(self.device)
         self.initialised = load_matching_weights(self.network, self.base.weights)
+        self.from_trained_weights = len(self.initialised) < len(self.network.state_dict()) // 2
+        self.frozen_statistics = options.batch_norm == "frozen" or (options.batch_norm == "auto"
+                                                                    and self.from_trained_weights)
         augment = replace(options.augment, pad_value=self.base.input_spec.bgr_pad_value)  # padded as inference pads
         self.augmented = AugmentedDataset(self.data, augment, options.seed, options.repeats)
         self.images = TrainingImages(self.augmented, self.base.input_spec, self.contract.targets)
@@ -118,8 +128,7 @@ class Trainer:
         self.output = Path(options.output)
 
     def _default_lr(self) -> float:
-        trained = len(self.initialised) < len(self.network.state_dict()) // 2
-        return DEFAULT_LR[self.options.optimizer, trained]
+        return DEFAULT_LR[self.options.optimizer, self.from_trained_weights]
 
     def _steps_per_epoch(self) -> int:
         per_rank = len(self.world.shard(list(range(len(self.images)))))
@@ -167,6 +176,8 @@ class Trainer:
             seed_for(options.seed, self.epoch))).tolist()
         loader = batches(self.images, self.world.shard(order), options.batch_size, options.workers)
         self.network.train()
+        if self.frozen_statistics:
+            _freeze_batch_norm_statistics(self.network)
         totals, count = np.zeros(len(self.contract.terms)), 0
         bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{options.epochs}", unit="batch",
                    disable=not (progress and self.world.leader), dynamic_ncols=True)
@@ -250,6 +261,14 @@ def _optimizer(name: str, network: torch.nn.Module, lr: float) -> torch.optim.Op
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=(MOMENTUM, 0.999))
     return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, nesterov=True)
+
+
+def _freeze_batch_norm_statistics(network: torch.nn.Module) -> None:
+    """Batch norms normalize with their running statistics and leave them as they are; their
+    scale and shift still learn."""
+    for module in network.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 class _RawOutputs(torch.nn.Module):
