@@ -1,6 +1,7 @@
 """The command line, run in-process through manypose.cli.main (plus one real entry-point call)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -122,7 +123,14 @@ def test_installed_entry_point_explains_itself():
 
 
 def test_export_writes_onnx_that_predicts_the_same(tmp_path, capsys):
-    assert main(["export", "yolo11n-pose", str(tmp_path / "m.onnx")]) == 0
+    from manypose.zoo import find_model
+
+    model = shutil.copytree(find_model().folder, tmp_path / "model")
+    os.link(model / "model.onnx", tmp_path / "m.onnx")  # a hard link is replaced, the model's own file kept
+    before = (model / "model.onnx").read_bytes()
+    assert main(["export", str(model), str(tmp_path / "m.onnx")]) == 0
+    assert (model / "model.onnx").read_bytes() == before
+    assert not os.path.samefile(model / "model.onnx", tmp_path / "m.onnx")
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
@@ -175,7 +183,7 @@ def test_overlays_never_replace_inputs_or_each_other(tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "one" / "a.png"), photo)
     before = (tmp_path / "one" / "a.jpg").read_bytes()
     assert main(["predict", str(tmp_path / "one"), "--quiet", "--image-output", str(tmp_path / "one")]) == 2
-    assert "would overwrite it" in capsys.readouterr().err
+    assert "the drawn image would overwrite the input image" in capsys.readouterr().err
     assert (tmp_path / "one" / "a.jpg").read_bytes() == before and len(list((tmp_path / "one").iterdir())) == 2
     assert main(["predict", str(tmp_path / "one"), str(tmp_path / "two"), "--quiet",
                  "--image-output", str(tmp_path / "drawn")]) == 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from tqdm import tqdm
 
 from .atomic_files import atomic_write_bytes, atomic_write_text, check_writable, check_writable_folder
 from .data.images import expand_image_paths
+from .run_plan import refuse_overwriting_inputs
 
 
 @dataclass
@@ -33,23 +33,25 @@ class Batch:
     overlays: list[Path]                  # the drawn image of each file; empty: none asked for
 
 
-def plan_batch(inputs, json_output=None, image_output=None) -> Batch:
-    """Expand the inputs and refuse, before any work, outputs that cannot be written or that
-    would overwrite an input."""
+def plan_batch(inputs, json_output=None, image_output=None, also_read=()) -> Batch:
+    """Expand the inputs and refuse, before any work, outputs that would overwrite an input (an
+    image, a folder, or what `also_read` names: the model's files) or that cannot be written."""
     files, input_errors = expand_image_paths(inputs)
+    overlays = overlay_paths(files, Path(image_output)) if image_output else []
+    read = [("the input folder" if Path(item).is_dir() else "the input image", item) for item in inputs]
+    read += [("the input image", path) for path in files]
+    refuse_overwriting_inputs(read + list(also_read), files=[("the JSON output", json_output)]
+                              + [("the drawn image", overlay) for overlay in overlays])
     if json_output:
         check_writable(json_output, "the JSON output")
-    overlays = []
     if image_output:
         check_writable_folder(image_output, "the drawn images")
-        overlays = overlay_paths(files, Path(image_output))
     return Batch(files, input_errors, json_output, overlays)
 
 
 def overlay_paths(files, folder: Path) -> list[Path]:
     """`stem.jpg` in `folder` for each file; a name already taken in this batch gets the
-    file's suffix (a.png -> a_png.jpg), then a number. An overlay that would replace one of the
-    inputs is refused."""
+    file's suffix (a.png -> a_png.jpg), then a number."""
     taken, paths = set(), []
     for path in files:
         name = f"{path.stem}.jpg"
@@ -60,11 +62,6 @@ def overlay_paths(files, folder: Path) -> list[Path]:
             name, number = f"{path.stem}_{number}.jpg", number + 1
         taken.add(name)
         paths.append(folder / name)
-    inputs = {os.path.realpath(path) for path in files}
-    for overlay in paths:
-        if os.path.realpath(overlay) in inputs:
-            raise ValueError(f"{folder}: holds the input {overlay.name}; drawn images would overwrite it, "
-                          "choose another --image-output folder")
     return paths
 
 

@@ -19,14 +19,18 @@ def add(commands) -> None:
     p.add_argument("--rounds", type=positive_int, default=2, help="passes over the folder (default 2)")
     p.add_argument("--stats-output", metavar="FILE",
                    help="write the figures as JSON (e2e_ms_median, latency_ms_median, network_ms_median, their "
-                        "ratios, images, images_in_flight, backend, int8)")
+                        "ratios, images, images_in_flight, backend, int8); never over an input")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from ..atomic_files import atomic_write_text, check_writable
     from ..bench import benchmark
+    from ..run_plan import image_folder_inputs, model_inputs, refuse_overwriting_inputs
 
+    refuse_overwriting_inputs(image_folder_inputs(args.images, "the image folder", "the image")
+                              + model_inputs(args.model, args.calibration_images),
+                              files=[("the stats", args.stats_output)])
     if args.stats_output:
         check_writable(args.stats_output, "the stats")
     stats = benchmark(estimator_from_args(args), args.images, rounds=args.rounds)

@@ -13,7 +13,7 @@ def add(commands) -> None:
                     "PoseNet MobileNetV1 or MoveNet MultiPose Lightning TensorFlow.js graph model (.json beside "
                     "its .bin, told apart by its content), read without TensorFlow.")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt, .pkl, .pth, .pb or TensorFlow.js .json file")
-    p.add_argument("out", metavar="OUT", help="folder to write (created if missing)")
+    p.add_argument("out", metavar="OUT", help="folder to write (created if missing); never one that is or holds the checkpoint")
     p.add_argument("--name", help="model name (default: the folder name)")
     p.add_argument("--force", action="store_true", help="replace a model already in OUT")
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16",

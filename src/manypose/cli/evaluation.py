@@ -16,16 +16,22 @@ def add(commands) -> None:
     p.add_argument("--annotations", required=True, metavar="COCO.json", help="COCO keypoint annotations")
     p.add_argument("--images", required=True, metavar="DIR", help="folder holding the annotated images")
     add_model_options(p, default_threshold=EVAL_SCORE_THRESHOLD)
-    p.add_argument("--json-output", metavar="FILE", help="write the predictions in COCO results format")
+    p.add_argument("--json-output", metavar="FILE",
+                   help="write the predictions in COCO results format; never over an input")
     p.add_argument("--stats-output", metavar="FILE",
-                   help="write the stats as JSON (AP, AP50, AP75, APm, APl, AR, images, seconds_per_image)")
+                   help="write the stats as JSON (AP, AP50, AP75, APm, APl, AR, images, seconds_per_image); "
+                        "never over an input")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from ..atomic_files import check_writable
     from ..evaluate import evaluate
+    from ..run_plan import image_folder_inputs, model_inputs, refuse_overwriting_inputs
 
+    read = [("the annotations", args.annotations)] + image_folder_inputs(args.images, "the image folder", "the image")
+    refuse_overwriting_inputs(read + model_inputs(args.model, args.calibration_images),
+                              files=[("the predictions", args.json_output), ("the stats", args.stats_output)])
     for path, what in ((args.json_output, "the predictions"), (args.stats_output, "the stats")):
         if path:
             check_writable(path, what)

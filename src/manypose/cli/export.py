@@ -12,7 +12,7 @@ def add(commands) -> None:
                     "calibrated on --calibration-images (a few dozen training images), or by default "
                     "on the bundled demo image in 8 placements. Needs torch and onnx.")
     p.add_argument("model", metavar="MODEL", help="model name, model folder, or checkpoint (.pt, .pth, .pkl, .pb, TensorFlow.js .json)")
-    p.add_argument("out", metavar="OUT.onnx", help="file to write")
+    p.add_argument("out", metavar="OUT.onnx", help="file to write; never over an input (the model's own files)")
     p.add_argument("--int8", action="store_true", help="write the INT8 model instead")
     p.add_argument("--calibration-images", metavar="DIR",
                    help="images to calibrate INT8 with (default: the bundled demo image)")
@@ -24,8 +24,10 @@ def run(args) -> int:
     import tempfile
 
     from .. import export
+    from ..run_plan import model_inputs, refuse_overwriting_inputs
     from ..zoo import find_model
 
+    refuse_overwriting_inputs(model_inputs(args.model, args.calibration_images), files=[("the ONNX file", args.out)])
     model = find_model(args.model)
     if not args.int8:
         export.export_onnx(model, args.out)

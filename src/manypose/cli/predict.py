@@ -15,7 +15,8 @@ def add(commands) -> None:
     add_model_options(p, default_threshold=None)
     p.add_argument("--json-output", metavar="FILE",
                    help="write one JSON entry per image: file, size and poses (box, score, "
-                        "keypoints as [x, y, confidence]); failed images carry an 'error'; - for stdout")
+                        "keypoints as [x, y, confidence]); failed images carry an 'error'; - for stdout; "
+                        "never over an input")
     p.add_argument("--image-output", metavar="DIR",
                    help="write each image with its skeletons drawn into DIR, as NAME.jpg (a name taken "
                         "twice in the batch gets the input's suffix: a_png.jpg); never over an input")
@@ -24,8 +25,11 @@ def add(commands) -> None:
 
 def run(args) -> int:
     from ..predict import plan_batch, predict_batch
+    from ..run_plan import model_inputs
 
-    batch = plan_batch(args.images, args.json_output, args.image_output)  # output problems before loading
+    # output problems before loading
+    batch = plan_batch(args.images, args.json_output, args.image_output,
+                       also_read=model_inputs(args.model, args.calibration_images))
     report = predict_batch(estimator_from_args(args), batch, progress=not args.quiet,
                            on_error=lambda message: print(f"error: {message}", file=sys.stderr))
     if not args.json_output:

@@ -21,7 +21,8 @@ def add(commands) -> None:
     p.add_argument("--train-images", required=True, type=Path, metavar="DIR")
     p.add_argument("--val-annotations", type=Path, metavar="COCO.json", help="validation annotations (AP per epoch)")
     p.add_argument("--val-images", type=Path, metavar="DIR")
-    p.add_argument("--output", required=True, type=Path, metavar="DIR", help="where last/, best/ and the log go")
+    p.add_argument("--output", required=True, type=Path, metavar="DIR",
+                   help="where last/, best/ and the log go; never a folder that is or holds an input")
     p.add_argument("--epochs", type=positive_int, default=10, help="default 10")
     p.add_argument("--batch-size", type=positive_int, default=8, help="per process (default 8)")
     p.add_argument("--repeats", type=positive_int, default=1,
@@ -39,7 +40,8 @@ def add(commands) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
     p.add_argument("--seed", type=int, default=0, help="data order and augmentation (default 0)")
-    p.add_argument("--save-samples", type=Path, metavar="DIR", help="write augmented samples with their targets drawn")
+    p.add_argument("--save-samples", type=Path, metavar="DIR",
+                   help="write augmented samples with their targets drawn; never a folder that is or holds an input")
     p.add_argument("--dry-run", action="store_true", help="prepare (and --save-samples) without training")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -48,6 +50,7 @@ def add(commands) -> None:
 def run(args) -> int:
     from ..optional import require
 
+    _refuse_overwriting_inputs(args)
     require("torch", "training")
     from ..data.augment import AugmentOptions
     from ..train import Trainer, TrainOptions
@@ -74,3 +77,12 @@ def run(args) -> int:
     print(f"trained {last.get('epoch', 0)} epochs{ap}; wrote {result.last}" + (f" and {result.best}" if result.best else ""),
           file=sys.stderr)
     return 0
+
+
+def _refuse_overwriting_inputs(args) -> None:
+    from ..run_plan import model_inputs, refuse_overwriting_inputs
+
+    read = [("the training annotations", args.train_annotations), ("the training images", args.train_images),
+            ("the validation annotations", args.val_annotations), ("the validation images", args.val_images)]
+    refuse_overwriting_inputs(read + model_inputs(args.model), folders=[("the training output", args.output),
+                                                                         ("the samples folder", args.save_samples)])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..track import TrackerOptions
 from .options import EXIT_FAILURES, add_model_options, estimator_from_args, positive_int
@@ -24,10 +25,11 @@ def add(commands) -> None:
     p.add_argument("--video-output", metavar="FILE",
                    help="write the annotated video (.mp4, .mkv, .mov, .avi): the source's size and frame rate; "
                         "H.264 that browsers play when PyAV is installed (pip install 'manypose[video]'), "
-                        "else OpenCV's MPEG-4")
+                        "else OpenCV's MPEG-4; never over an input")
     p.add_argument("--json-output", metavar="FILE.jsonl",
                    help="write one JSON line per frame: frame index, timestamp in seconds, poses (track_id, "
-                        "score, box, keypoints as [x, y, confidence]), and 'error' for unreadable frames; - for stdout")
+                        "score, box, keypoints as [x, y, confidence]), and 'error' for unreadable frames; "
+                        "- for stdout; never over an input")
     p.add_argument("--start", type=_position, default=0, metavar="N|Ts",
                    help="first frame: a frame number (120) or a time in seconds (4.5s); default 0")
     p.add_argument("--end", type=_position, default=None, metavar="N|Ts",
@@ -67,6 +69,7 @@ def run(args) -> int:
     if args.show:
         check_display()
     source = open_source(args.source, fps=args.fps)
+    _refuse_overwriting_inputs(args, source)
     outputs = Outputs(args.video_output, args.json_output, source.fps / args.frame_stride, source.size)
     report = run_video(estimator_from_args(args, tracker), source, frame_range, args.track, outputs, show=args.show,
                        progress=not args.quiet, on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
@@ -75,6 +78,15 @@ def run(args) -> int:
         print(f"stopped early after {report.frames} frames; the outputs hold them all", file=sys.stderr)
         return 130
     return EXIT_FAILURES if report.failed else 0
+
+
+def _refuse_overwriting_inputs(args, source) -> None:
+    from ..run_plan import model_inputs, refuse_overwriting_inputs
+
+    folder = [("the source folder", args.source)] if Path(args.source).is_dir() else []
+    read = folder + [("the source", path) for path in source.files] + model_inputs(args.model, args.calibration_images)
+    refuse_overwriting_inputs(read, files=[("the annotated video", args.video_output),
+                                           ("the JSON lines", args.json_output)])
 
 
 def _print_report(args, report) -> None:

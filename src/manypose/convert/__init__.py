@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 from .. import modelfile
+from ..run_plan import refuse_overwriting_inputs
 from .graphdef import GraphDefError
 from .lightweight_openpose import lightweight_openpose_model_file
 from .movenet import is_movenet_graph, movenet_model_file
@@ -51,8 +52,9 @@ def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
 def convert(checkpoint, out_folder, name=None, dtype="float16", force: bool = False):
     """Convert a published checkpoint into a manypose model folder. A folder that holds a model
     already is replaced only with `force` (its exported ONNX forms are removed: they belong to
-    the old weights)."""
+    the old weights); one that is or holds the checkpoint never."""
     out_folder = Path(out_folder)
+    refuse_overwriting_inputs([("the checkpoint", checkpoint)], folders=[("the model folder", out_folder)])
     if (out_folder / modelfile.DESCRIPTION_FILE).exists() and not force:
         raise ValueError(f"{out_folder}: holds a model already; pass --force to replace it")
     model = model_file_from_checkpoint(checkpoint, name or out_folder.name)

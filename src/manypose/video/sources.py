@@ -98,6 +98,7 @@ class FrameSource:
     fps: float
     frame_count: Optional[int]
     size: Optional[tuple[int, int]]  # width, height where known before the first frame
+    files: list[Path]                # what the frames are read from; none for cameras and streams
     live: bool = False
 
     def frames(self, frame_range: FrameRange = FrameRange()) -> Iterator[Frame]:
@@ -172,6 +173,7 @@ class CaptureSource(FrameSource):
             raise VideoSourceError(f"{description}: {what} did not open (not connected, in use, or "
                                    "no permission)")
         self.capture, self.description, self.live = capture, description, live
+        self.files = [] if live else [Path(description)]
         self.camera = description.startswith("camera")
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else DEFAULT_FPS
