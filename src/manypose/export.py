@@ -18,7 +18,7 @@ import numpy as np
 from .atomic_files import publish, temporary_sibling
 from .data.images import expand_image_paths, read_image
 from .heads import codec_for
-from .modelfile import INT8_ONNX_FILE, ONNX_FILE
+from .modelfile import INT8_ONNX_FILE, ONNX_FILE, reading_model_file
 from .optional import require
 
 OPSET = 17  # well supported by ONNX Runtime's CPU kernels and its quantizer
@@ -163,6 +163,7 @@ def quantize_int8(model_file, fp32_path, out_path, calibration_source=None, coun
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    _check_readable(fp32_path)
     reader = _CalibrationImages(calibration_set(calibration_source, count), model_file.input_spec)
     sensitive = codec_for(model_file.heads).float_layers()
     out_path = Path(out_path)
@@ -175,6 +176,15 @@ def quantize_int8(model_file, fp32_path, out_path, calibration_source=None, coun
             extra_options={"CalibStridedMinMax": calibration_stride(len(reader))})
         publish(tmp, out_path)
     return out_path
+
+
+def _check_readable(onnx_path) -> None:
+    """Refuse a damaged ONNX file before quantizing it: it may be a model folder's own model.onnx,
+    the user's file to fix."""
+    import onnx
+
+    with reading_model_file(onnx_path, "unreadable ONNX model"):
+        onnx.load(str(onnx_path), load_external_data=False)
 
 
 def float_nodes(onnx_path, sensitive=None) -> list[str]:

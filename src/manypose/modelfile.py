@@ -7,6 +7,7 @@ a model never runs code from the file. Folders of format 1 are migrated on read.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -30,6 +31,28 @@ INT8_ONNX_FILE = "model-int8.onnx"
 
 class ModelFileError(ValueError):
     """A model folder is missing, incomplete or damaged."""
+
+
+@contextlib.contextmanager
+def reading_model_file(path, what: str):
+    """Where a library reads one of a model's files (model.json, weights, ONNX): its failure is
+    the file's (truncated, corrupt, unreadable), the user's to fix, not a bug of ours. It becomes
+    a ModelFileError naming the file, in one line."""
+    try:
+        yield
+    except MemoryError:
+        raise
+    except Exception as error:  # each library raises its own types, with no common base
+        raise ModelFileError(f"{path}: {what} ({_last_line(error)})") from None
+
+
+def _last_line(error: Exception) -> str:
+    """The line that says what is wrong: libraries put where they failed first (OpenVINO: one line
+    per call site). The file is named already."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
 
 
 class ModelFile:
@@ -110,10 +133,8 @@ def model_folder(path) -> Path:
 
 def read_description(path) -> dict:
     folder = model_folder(path)
-    try:
+    with reading_model_file(folder / DESCRIPTION_FILE, "unreadable model description"):
         description = json.loads((folder / DESCRIPTION_FILE).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{folder / DESCRIPTION_FILE}: unreadable model description ({error})") from None
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ModelFileError(f"{folder / DESCRIPTION_FILE}: not a {FORMAT} description")
     if description.get("format_version", 0) > FORMAT_VERSION:
@@ -186,12 +207,12 @@ def present_weights_path(folder: Path, weights_entry: dict) -> Path:
 
 def read_weights(folder: Path, description: dict) -> dict[str, np.ndarray]:
     weights_path = present_weights_path(folder, description["weights"])
-    if file_sha256(weights_path) != description["weights"].get("sha256"):
+    with reading_model_file(weights_path, "unreadable weights"):
+        digest = file_sha256(weights_path)
+    if digest != description["weights"].get("sha256"):
         raise ModelFileError(f"{weights_path}: checksum mismatch, the weights file is damaged")
-    try:
+    with reading_model_file(weights_path, "unreadable weights"):
         weights = load_file(str(weights_path))
-    except Exception as error:  # safetensors raises its own error types
-        raise ModelFileError(f"{weights_path}: unreadable weights ({error})") from None
     return {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in weights.items()}
 
 

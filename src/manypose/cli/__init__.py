@@ -14,6 +14,12 @@ from . import bench, convert, evaluation, export, models, predict, train, video
 from .options import DEBUG_ENV, EXIT_FAILURES, EXIT_USAGE
 
 COMMANDS = (predict, video, evaluation, train, bench, export, convert, models)
+# The one place that tells the user's problems from ours. The user's input or options are bad
+# (a damaged model file is a ModelFileError, an output over an input an OverwritesInput: both
+# ValueErrors): exit 2. The machine refused (a file that cannot be written, a dependency that is
+# missing): exit 1. Anything else is a bug of ours, and says so.
+BAD_INPUT = (ValueError, LookupError)
+REFUSED = (OSError, RuntimeError, ImportError)
 
 
 def main(argv=None) -> int:
@@ -27,9 +33,9 @@ def main(argv=None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, LookupError, OSError, RuntimeError, ImportError) as error:  # messages name the file
+    except BAD_INPUT + REFUSED as error:  # messages name the file
         print(f"manypose {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, (ValueError, LookupError)) else EXIT_FAILURES
+        return EXIT_USAGE if isinstance(error, BAD_INPUT) else EXIT_FAILURES
     except MemoryError:
         print(f"manypose {args.command}: error: out of memory (a smaller --input-size or fewer --threads "
               "needs less)", file=sys.stderr)

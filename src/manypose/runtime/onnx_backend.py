@@ -6,6 +6,7 @@ from functools import partial
 import numpy as np
 import onnxruntime
 
+from ..modelfile import reading_model_file
 from . import Backend, named_outputs, usable_cores
 
 MAX_PARALLEL_IMAGES = 4
@@ -46,7 +47,8 @@ def _open_session(onnx_path: str, threads: int | None):
     if threads:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    with reading_model_file(onnx_path, "unreadable ONNX model"):
+        return onnxruntime.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
 
 
 def _run(session, input_name: str, output_names, blob: np.ndarray) -> dict:

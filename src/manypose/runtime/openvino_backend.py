@@ -14,6 +14,7 @@ import threading
 import numpy as np
 import openvino
 
+from ..modelfile import reading_model_file
 from . import Backend, named_outputs
 
 MAX_COMPILED_SHAPES = 16
@@ -25,7 +26,8 @@ class OpenVinoBackend(Backend):
     def __init__(self, onnx_path, codec, threads: int | None = None):
         self.core = openvino.Core()
         self.codec = codec
-        model = self.core.read_model(str(onnx_path))
+        with reading_model_file(onnx_path, "unreadable ONNX model"):
+            model = self.core.read_model(str(onnx_path))
         self.cut = codec.reduced_precision_cut(_graph_outputs(model))
         if self.cut is not None:
             outputs = [output for op in model.get_ordered_ops() for output in op.outputs()]
