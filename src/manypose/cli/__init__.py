@@ -6,12 +6,12 @@ that failed while others went through exit 1, and a bug of ours says so and asks
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 
+from ..debugging import DEBUG_ENV, debugging
 from . import bench, convert, evaluation, export, models, predict, train, video
-from .options import DEBUG_ENV, EXIT_FAILURES, EXIT_USAGE
+from .options import EXIT_FAILURES, EXIT_USAGE
 
 COMMANDS = (predict, video, evaluation, train, bench, export, convert, models)
 # The one place that tells the user's problems from ours. The user's input or options are bad
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
               "needs less)", file=sys.stderr)
         return EXIT_FAILURES
     except Exception as error:  # a bug of ours: one line, the traceback on request
-        if os.environ.get(DEBUG_ENV):
+        if debugging():
             raise
         print(f"manypose {args.command}: error: unexpected {type(error).__name__}: {error} "
               f"(set {DEBUG_ENV}=1 for the traceback, and please report it)", file=sys.stderr)

@@ -12,7 +12,6 @@ from ..track import TrackerOptions
 DEFAULTS = DecoderOptions()
 EXIT_FAILURES = 1  # some inputs failed; the rest were processed
 EXIT_USAGE = 2
-DEBUG_ENV = "MANYPOSE_DEBUG"
 
 
 def positive_int(text: str) -> int:

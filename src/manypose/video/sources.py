@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..data.images import IMAGE_SUFFIXES
+from .library_logs import quiet_opencv
 
 DEFAULT_FPS = 30.0  # for image sequences, which carry no timing, and containers that declare none
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
@@ -112,6 +113,7 @@ def open_source(spec, fps: Optional[float] = None) -> FrameSource:
     """A camera index ('0'), a stream URL (rtsp://, http://...), a folder or glob of images, or a
     video file or animated GIF. `fps` sets the rate of image sequences (default 30)."""
     text = str(spec)
+    quiet_opencv()
     if text.isdigit():
         return CaptureSource(cv2.VideoCapture(int(text)), f"camera {text}", live=True)
     if "://" in text:

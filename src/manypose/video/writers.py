@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..atomic_files import STDOUT, GrowingFile
+from .library_logs import pyav_logs_when_debugging, quiet_opencv
 
 OPENCV_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 H264_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv"}
@@ -86,6 +87,7 @@ class VideoWriter:
 
 class _OpenCvEncoder:
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+        quiet_opencv()
         fourcc = cv2.VideoWriter_fourcc(*OPENCV_CODECS[Path(path).suffix.lower()])
         self.writer = cv2.VideoWriter(str(path), fourcc, fps, size)
         if not self.writer.isOpened():
@@ -105,6 +107,7 @@ class _PyAvH264:
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
         import av
 
+        pyav_logs_when_debugging(av)
         self.av = av
         self.container = av.open(str(path), mode="w")
         self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
