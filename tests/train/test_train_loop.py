@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ import torch
 
 from manypose.cli import main
 from manypose.data.augment import AugmentOptions
+from manypose.modelfile import read_model_folder
 from manypose.train import Trainer, TrainOptions
+from manypose.zoo import DEMO_IMAGE
 
 from conftest import PROJECT_ROOT, shared_path
 
@@ -103,15 +106,36 @@ def test_a_custom_five_keypoint_set_trains_saves_and_predicts(tmp_path, capsys):
     assert people and all(len(person["keypoints"]) == 5 for person in people)
 
 
-def test_an_existing_run_is_kept_unless_resumed(tmp_path, capsys):
+def test_an_existing_run_is_kept_unless_resumed_or_forced(tmp_path, capsys):
     annotations, images = coco_train()
-    (tmp_path / "run" / "last").mkdir(parents=True)
+    for earlier in ("last", "best"):
+        (tmp_path / f"{earlier}-only" / earlier).mkdir(parents=True)
     common = ["train", "--train-annotations", str(annotations), "--train-images", str(images), "--epochs", "1",
               "--quiet", "--output"]
-    assert main(common + [str(tmp_path / "run")]) != 0
-    assert "--resume continues it" in capsys.readouterr().err
+    for run in ("last-only", "best-only"):
+        assert main(common + [str(tmp_path / run)]) != 0
+        assert "holds a run already; --resume continues it, --force replaces it" in capsys.readouterr().err
+    assert main(common + [str(tmp_path / "last-only"), "--resume", "--force"]) == 2
+    assert "--force replaces it: not both" in capsys.readouterr().err
     assert main(common + [str(tmp_path / "other"), "--resume"]) != 0
     assert "no training_state.pt to resume from" in capsys.readouterr().err
+
+
+def test_a_forced_run_replaces_the_earlier_checkpoints(tmp_path):
+    (tmp_path / "run" / "best").mkdir(parents=True)
+    (tmp_path / "run" / "best" / "model.json").write_text("an earlier run's model")
+    result = Trainer(options(tmp_path / "run", force=True, epochs=1, max_steps=1)).run(progress=False)
+    assert read_model_folder(result.best).name == "run-best" and read_model_folder(result.last).name == "run"
+
+
+def test_samples_replace_a_hard_link_and_keep_its_image(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    shutil.copy(DEMO_IMAGE, photo)
+    (tmp_path / "samples").mkdir()
+    os.link(photo, tmp_path / "samples" / "sample_000.jpg")
+    Trainer(options(tmp_path / "run")).save_samples(tmp_path / "samples", count=1)
+    assert photo.read_bytes() == DEMO_IMAGE.read_bytes()
+    assert not os.path.samefile(photo, tmp_path / "samples" / "sample_000.jpg")
 
 
 def test_two_processes_end_with_the_same_weights(tmp_path):

@@ -37,6 +37,9 @@ def add(commands) -> None:
     p.add_argument("--mosaic", type=float, default=0.0, help="share of samples made as 4-image mosaics (default 0)")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CPUs and GPUs that have it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output where it stopped")
+    p.add_argument("--force", action="store_true",
+                   help="start a new run in an --output that holds one, replacing its last/ and best/ (without "
+                        "--resume or --force, such a folder is refused)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
     p.add_argument("--seed", type=int, default=0, help="data order and augmentation (default 0)")
@@ -58,8 +61,8 @@ def run(args) -> int:
     options = TrainOptions(args.train_annotations, args.train_images, args.output, model=args.model,
                            val_annotations=args.val_annotations, val_images=args.val_images, epochs=args.epochs,
                            batch_size=args.batch_size, repeats=args.repeats, optimizer=args.optimizer, lr=args.lr,
-                           amp=args.amp,
-                           resume=args.resume, seed=args.seed, workers=args.workers, device=args.device,
+                           amp=args.amp, resume=args.resume, force=args.force, seed=args.seed, workers=args.workers,
+                           device=args.device,
                            augment=AugmentOptions(size=args.size, mosaic=args.mosaic))
     trainer = Trainer(options)
     print(f"{len(trainer.data)} images, {trainer.data.num_people} people ({trainer.heads[0].skeleton.name}, "

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -33,6 +32,7 @@ from ..estimator import PoseEstimator
 from ..evaluate import evaluate
 from ..heads import codec_for
 from ..models import build_network, folded, load_matching_weights
+from ..predict import write_overlay
 from ..runtime.torch_backend import TorchBackend
 from ..zoo import find_model
 from .batches import TrainingImages, batches
@@ -48,6 +48,7 @@ MAX_GRADIENT_NORM = 10.0
 EVAL_SCORE_THRESHOLD = 0.01
 SAMPLES_TO_SAVE = 16
 BATCH_NORM_MODES = ("auto", "frozen", "updated")
+RUN_FOLDERS = ("last", "best")  # an earlier run's, kept unless resumed or replaced (force)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class TrainOptions:
     ema_decay: float = 0.9999
     amp: bool = False
     resume: bool = False
+    force: bool = False                  # a new run in an output holding one: replaces its last and best
     seed: int = 0
     workers: int = 2
     device: str = "cpu"
@@ -88,6 +90,8 @@ class TrainOptions:
             raise ValueError(f"the learning rate must be between 0 and 1, not {self.lr}")
         if (self.val_annotations is None) != (self.val_images is None):
             raise ValueError("validation needs both --val-annotations and --val-images")
+        if self.resume and self.force:
+            raise ValueError("--resume continues the run in --output, --force replaces it: not both")
 
 
 @dataclass
@@ -102,6 +106,8 @@ class TrainResult:
 class Trainer:
     def __init__(self, options: TrainOptions):
         self.options = options
+        self.output = Path(options.output)
+        self._refuse_an_earlier_run()  # before any work
         self.device = torch.device(options.device)
         self.world = join_world(self.device)
         self.base = find_model(options.model, untrained=True)
@@ -125,7 +131,6 @@ class Trainer:
         self.optimizer = _optimizer(options.optimizer, self.network, self.schedule.lr)
         self.ema = ExponentialMovingAverage(self.network, options.ema_decay)
         self.epoch, self.step, self.best_ap = 0, 0, -math.inf  # without validation, minus a loss ranks: unbounded
-        self.output = Path(options.output)
 
     def _default_lr(self) -> float:
         return DEFAULT_LR[self.options.optimizer, self.from_trained_weights]
@@ -162,10 +167,14 @@ class Trainer:
         leave_world(self.world)
         return TrainResult(self.network, self.ema, read_log(self.output / "log.jsonl"), self.output / "last", best)
 
+    def _refuse_an_earlier_run(self) -> None:
+        if self.options.resume or self.options.force:
+            return
+        if any((self.output / name).exists() for name in RUN_FOLDERS):
+            raise FileExistsError(f"{self.output}: holds a run already; --resume continues it, --force replaces it, "
+                                  "or choose another --output")
+
     def _start_output(self) -> None:
-        if (self.output / "last").exists():
-            raise FileExistsError(f"{self.output}: holds a run already; --resume continues it, or choose another "
-                                  "--output")
         self.output.mkdir(parents=True, exist_ok=True)
         (self.output / "log.jsonl").unlink(missing_ok=True)
 
@@ -248,7 +257,8 @@ class Trainer:
         written = []
         for index in range(min(count, len(self.data))):
             path = folder / f"sample_{index:03d}.jpg"
-            cv2.imwrite(str(path), draw_sample(self.augmented[index], self.data.skeleton))
+            # written anew: a hard link under the name is replaced, not written into
+            write_overlay(path, draw_sample(self.augmented[index], self.data.skeleton))
             written.append(path)
         return written
 
