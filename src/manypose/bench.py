@@ -39,6 +39,7 @@ def benchmark(estimator, images_dir, rounds: int = 2) -> dict:
         "model": estimator.name,
         "backend": estimator.backend.name,
         "int8": estimator.int8,
+        "precision": estimator.backend.precision,
         "input_size": estimator.input_spec.size,
         "images": readable,
         "rounds": rounds,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Optional
 
 from .decoders.options import DecoderOptions
-from .runtime import DEFAULT_BACKEND, check_backend, check_threads
+from .runtime import DEFAULT_BACKEND, check_backend, check_precision, check_threads
 from .track import TrackerOptions
 from .tta import TestTimeAugmentation
 
@@ -23,12 +23,14 @@ class EstimatorConfig:
     input_size: Optional[int] = None          # None: the model's own
     threads: Optional[int] = None             # None: one per core
     device: str = "cpu"
+    precision: str = "auto"                   # auto, fp32 or bf16 (see manypose.runtime)
     decoder: DecoderOptions = field(default_factory=DecoderOptions)
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     tta: TestTimeAugmentation = field(default_factory=TestTimeAugmentation)
 
     def __post_init__(self):
         check_backend(self.backend, self.int8)
+        check_precision(self.backend, self.precision)
         check_threads(self.threads)
         if self.device not in DEVICES:
             raise ValueError(f"device {self.device!r}: this release runs on {', '.join(DEVICES)} only")

@@ -169,7 +169,7 @@ def evaluate(estimator, annotations, images_dir, json_output=None, stats_output=
         coco_keypoint_stats(coco, results, sigmas)
     stats.update(images=len(coco.getImgIds()) - failed_images, failed_images=failed_images,
                  seconds_per_image=seconds_per_image, model=estimator.name, backend=estimator.backend.name,
-                 int8=estimator.int8, input_size=estimator.input_spec.size)
+                 int8=estimator.int8, precision=estimator.backend.precision, input_size=estimator.input_spec.size)
     if stats_output:
         _write_or_report(stats_output, json.dumps(stats, indent=1) + "\n", failures)
     return stats, summary, failures

@@ -153,6 +153,21 @@ def test_dev_ap_reaches_the_originals(estimators, dev_annotations, dev_images):
     assert round(stats["AP"], 3) >= 0.256
 
 
+def test_openvino_keeps_float32_unless_bfloat16_is_asked_for(estimators, movenet_json, dev_annotations, dev_images):
+    """bfloat16 heatmaps turn near-ties between peaks (a keypoint 26.9 px off the original's on
+    000000217285), so the codec asks for float32; asked for, bfloat16 costs at most 0.01 dev AP."""
+    import manypose
+    from manypose.evaluate import evaluate
+
+    assert estimators["openvino"].backend.precision == "fp32"
+    float32 = manypose.load(str(movenet_json), backend="openvino", score_threshold=0.01)
+    bfloat16 = manypose.load(str(movenet_json), backend="openvino", precision="bf16", score_threshold=0.01)
+    ap = {model.backend.precision: evaluate(model, dev_annotations, dev_images, progress=False)[0]["AP"]
+          for model in (float32, bfloat16)}
+    print(f"MoveNet MultiPose dev AP on openvino: {ap}")
+    assert set(ap) == {"fp32", "bf16"} and abs(ap["fp32"] - ap["bf16"]) <= 0.01
+
+
 def test_converts_to_a_model_folder_and_the_json_is_told_apart_from_posenet(movenet_json, imported, tmp_path):
     model = read_model_folder(convert(movenet_json, tmp_path / "movenet"))
     assert model.architecture["family"] == "movenet_multipose" and model.heads[0].kind == "centers"

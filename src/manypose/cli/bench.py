@@ -19,7 +19,7 @@ def add(commands) -> None:
     p.add_argument("--rounds", type=positive_int, default=2, help="passes over the folder (default 2)")
     p.add_argument("--stats-output", metavar="FILE",
                    help="write the figures as JSON (e2e_ms_median, latency_ms_median, network_ms_median, their "
-                        "ratios, images, images_in_flight, backend, int8); never over an input")
+                        "ratios, images, images_in_flight, backend, int8, precision); never over an input")
     p.set_defaults(run=run)
 
 
@@ -34,7 +34,8 @@ def run(args) -> int:
     if args.stats_output:
         check_writable(args.stats_output, "the stats")
     stats = benchmark(estimator_from_args(args), args.images, rounds=args.rounds)
-    print(f"{stats['model']} on {stats['backend']}{' INT8' if stats['int8'] else ''}, {stats['images']} images, "
+    print(f"{stats['model']} on {stats['backend']} {'INT8' if stats['int8'] else stats['precision']}, "
+          f"{stats['images']} images, "
           f"{stats['images_in_flight']} in flight:\n"
           f"  end to end {stats['e2e_ms_median']:.1f} ms/image (folder pass), "
           f"latency {stats['latency_ms_median']:.1f} ms (one image alone), network {stats['network_ms_median']:.1f} ms\n"

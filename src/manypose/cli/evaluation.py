@@ -41,5 +41,6 @@ def run(args) -> int:
         print(f"error: {message}", file=sys.stderr)
     print(summary, end="")
     print(f"AP {stats['AP']:.3f} on {stats['images']} images, "
-          f"{stats['seconds_per_image'] * 1000:.1f} ms/image ({stats['model']})")
+          f"{stats['seconds_per_image'] * 1000:.1f} ms/image ({stats['model']}, {stats['backend']} "
+          f"{'INT8' if stats['int8'] else stats['precision']})")
     return EXIT_FAILURES if failures else 0

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from ..decoders.options import DecoderOptions
-from ..runtime import BACKENDS, DEFAULT_BACKEND, check_threads
+from ..runtime import BACKENDS, DEFAULT_BACKEND, PRECISIONS, check_threads
 from ..track import TrackerOptions
 
 DEFAULTS = DecoderOptions()
@@ -68,6 +68,9 @@ def add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
                         help=f"inference engine (default {DEFAULT_BACKEND}; torch is needed only "
                              "for the torch backend and to export new models)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="what the network computes in: auto (default: bfloat16 on openvino on CPUs that have "
+                             "it, unless the model needs float32; float32 elsewhere), fp32, or bf16 (openvino only)")
     parser.add_argument("--int8", action="store_true",
                         help="run the statically quantized INT8 model (onnxruntime, openvino); made and "
                              "cached on first use for models that do not ship one")
@@ -94,7 +97,8 @@ def config_from_args(args, tracker: TrackerOptions | None = None):
 
     return EstimatorConfig.from_given(
         args.model, backend=args.backend, int8=args.int8, calibration_images=args.calibration_images,
-        input_size=args.input_size, threads=args.threads, tracker=tracker, flip=args.flip, scales=args.scales,
+        input_size=args.input_size, threads=args.threads, precision=args.precision, tracker=tracker,
+        flip=args.flip, scales=args.scales,
         score_threshold=args.score_threshold, iou_threshold=args.iou_threshold, root_threshold=args.root_threshold,
         complete_poses=args.complete_poses)
 

@@ -56,6 +56,7 @@ class Codec:
     kinds: ClassVar[tuple[str, ...]] = ()
     honoured_options: ClassVar[tuple[str, ...]] = ()
     keypoint_threshold: ClassVar[float] = 0.5  # confidence from which a keypoint is drawn as seen
+    needs_float32: ClassVar[bool] = False  # bfloat16 changes its results: reduced-precision runtimes keep float32
 
     def __init__(self, heads):
         self.heads = tuple(heads)

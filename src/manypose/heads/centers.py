@@ -49,6 +49,7 @@ class CentersCodec(Codec):
 
     kinds = ("centers",)
     honoured_options = ("score_threshold", "max_detections")
+    needs_float32 = True  # bfloat16 heatmaps turn near-ties between peaks: keypoints snap to the other peak
 
     @property
     def head(self) -> CentersHead:

@@ -15,12 +15,17 @@ import warnings
 BACKENDS = ("onnxruntime", "openvino", "torch")
 DEFAULT_BACKEND = "onnxruntime"
 INT8_BACKENDS = ("onnxruntime", "openvino")
+# auto: the backend's fastest precision that keeps the model's results (bfloat16 on OpenVINO on
+# CPUs that have it, unless the model's codec needs float32); fp32 and bf16 as said
+PRECISIONS = ("auto", "fp32", "bf16")
+BF16_BACKENDS = ("openvino",)
 
 
 class Backend:
     """`backend(blob) -> {name: output}`, and how to run several images at once (see `parallel_runner`)."""
 
     name = ""
+    precision = "fp32"  # what the network computes in
 
     def __call__(self, blob) -> dict:
         raise NotImplementedError
@@ -56,8 +61,9 @@ def named_outputs(names, values) -> dict:
     return dict(zip(names, values))
 
 
-def open_backend(name: str, runnable, codec, threads: int | None = None) -> Backend:
+def open_backend(name: str, runnable, codec, threads: int | None = None, precision: str = "auto") -> Backend:
     """A backend running `runnable`: an ONNX file (onnxruntime, openvino) or a torch network."""
+    check_precision(name, precision)
     from ..optional import require
 
     if name == "onnxruntime":
@@ -68,12 +74,19 @@ def open_backend(name: str, runnable, codec, threads: int | None = None) -> Back
         require("openvino", "the openvino backend")
         from .openvino_backend import OpenVinoBackend
 
-        return OpenVinoBackend(runnable, codec, threads=threads)
+        return OpenVinoBackend(runnable, codec, threads=threads, precision=precision)
     if name == "torch":
         from .torch_backend import TorchBackend
 
         return TorchBackend(runnable, codec.output_names, threads=threads)
     raise ValueError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
+
+
+def check_precision(backend: str, precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected {', '.join(PRECISIONS)}")
+    if precision == "bf16" and backend not in BF16_BACKENDS:
+        raise ValueError(f"bfloat16 runs on the {' and '.join(BF16_BACKENDS)} backend, not {backend}")
 
 
 def check_backend(name: str, int8: bool) -> None:

@@ -1,11 +1,13 @@
 """Run an exported model with OpenVINO on the CPU (optional: pip install 'manypose[openvino]').
 
-OpenVINO picks the fastest precision the CPU offers: bfloat16 on CPUs with AMX / AVX512-BF16,
-float32 elsewhere. bfloat16 keeps 8 significant bits, so decoded coordinates (hundreds of
-pixels) would land on 2-4 pixel steps: where the model's codec names a cut (networks that
-decode coordinates in the graph), the graph stops there and the codec finishes in float32
-numpy; networks that output fields (heatmaps, PAFs) run whole. Each input shape is compiled
-once and kept; each calling thread gets its own infer request, so one backend may be shared.
+By default (precision "auto") OpenVINO picks the fastest precision the CPU offers: bfloat16 on
+CPUs with AMX / AVX512-BF16, float32 elsewhere; a codec whose results bfloat16 changes asks for
+float32 (`Codec.needs_float32`), and "fp32" or "bf16" choose. bfloat16 keeps 8 significant
+bits, so decoded coordinates (hundreds of pixels) would land on 2-4 pixel steps: where the
+model's codec names a cut (networks that decode coordinates in the graph), the graph stops there
+and the codec finishes in float32 numpy; networks that output fields (heatmaps, PAFs) run
+whole. Each input shape is compiled once and kept; each calling thread gets its own infer
+request, so one backend may be shared.
 """
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ from ..modelfile import reading_model_file
 from . import Backend, named_outputs
 
 MAX_COMPILED_SHAPES = 16
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}  # ours -> OpenVINO's INFERENCE_PRECISION_HINT
 
 
 class OpenVinoBackend(Backend):
     name = "openvino"
 
-    def __init__(self, onnx_path, codec, threads: int | None = None):
+    def __init__(self, onnx_path, codec, threads: int | None = None, precision: str = "auto"):
         self.core = openvino.Core()
         self.codec = codec
         with reading_model_file(onnx_path, "unreadable ONNX model"):
@@ -34,6 +37,12 @@ class OpenVinoBackend(Backend):
             model = openvino.Model([outputs[i] for i in self.cut], model.get_parameters(), "network")
         self.model = model
         self.config = {"PERFORMANCE_HINT": "LATENCY"}
+        requested = "fp32" if precision == "auto" and codec.needs_float32 else precision
+        if requested == "auto":
+            self.precision = _precision_name(self.core.get_property("CPU", "INFERENCE_PRECISION_HINT"))
+        else:
+            self.config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[requested]
+            self.precision = requested
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
         self.compiled: dict[tuple, object] = {}
@@ -67,6 +76,11 @@ class OpenVinoBackend(Backend):
         if self.cut is None:  # the request's buffers are reused by its next run
             return named_outputs(self.codec.output_names, (value.copy() for value in values))
         return self.codec.outputs_from_cut(values)  # computes new arrays from the buffers
+
+
+def _precision_name(element_type) -> str:
+    """OpenVINO's default inference precision as ours (its Type prints as 'bfloat16', 'f32', ...)."""
+    return "bf16" if "bf16" in str(element_type) or "bfloat16" in str(element_type) else "fp32"
 
 
 def _graph_outputs(model) -> list[tuple[str, tuple | None]]:
