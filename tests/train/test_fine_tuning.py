@@ -3,9 +3,11 @@ gradient steps, and the training input of an image is the inference input."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -53,3 +55,53 @@ def test_batch_norm_modes_are_checked(tmp_path):
     annotations, images = coco_train()
     with pytest.raises(ValueError, match="batch_norm 'sometimes'"):
         TrainOptions(annotations, images, tmp_path, batch_norm="sometimes")
+
+
+def test_an_unaugmented_sample_is_the_inference_input(tmp_path):
+    """Placed on whole pixels as the letterbox places it (no half-pixel resampling): equal to the
+    square inference input where the image needs no resize, within resampling where it does."""
+    unaugmented = AugmentOptions(size=640, scale=(1.0, 1.0), translate=0.0, flip=0.0, hsv=(0.0, 0.0, 0.0))
+    training = trainer(tmp_path / "plain", augment=unaugmented)
+    spec = training.base.input_spec.with_size(640)
+    checked = 0
+    for index in range(8):
+        blob, _ = training.images[index]
+        image = training.data[index].image
+        expected, _ = spec.prepare(image, minimal_padding=False)
+        difference = np.abs(blob.numpy() - expected[0])
+        if max(image.shape[:2]) == 640:
+            assert difference.max() < 1e-5, index
+            checked += 1
+        else:
+            assert difference.mean() < 1e-3, index
+    assert checked >= 4
+
+
+def four_image_annotations(folder: Path) -> Path:
+    annotations, _ = coco_train()
+    data = json.loads(annotations.read_text())
+    crowded = sorted({a["image_id"] for a in data["annotations"] if a["num_keypoints"] >= 5})[:4]
+    data["images"] = [image for image in data["images"] if image["id"] in crowded]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in crowded]
+    path = folder / "four.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_few_dozen_steps_on_four_images_raise_their_ap(tmp_path):
+    """The default recipe (batch-norm statistics kept, SGD at 1e-4) fits what it sees."""
+    import manypose
+    from manypose.evaluate import evaluate
+
+    annotations, images = four_image_annotations(tmp_path), coco_train()[1]
+    options = TrainOptions(annotations, images, tmp_path / "four", epochs=1, repeats=24, batch_size=4, workers=0,
+                           augment=AugmentOptions(size=320))
+    Trainer(options).run(progress=False)
+
+    def ap(model) -> float:
+        estimator = manypose.load(model, input_size=320, score_threshold=0.01)
+        return evaluate(estimator, annotations, images, progress=False)[0]["AP"]
+
+    before, after = ap(None), ap(tmp_path / "four" / "last")
+    print(f"AP on the four training images: {before:.3f} -> {after:.3f}")
+    assert after >= before + 0.02

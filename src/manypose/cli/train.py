@@ -31,10 +31,13 @@ def add(commands) -> None:
                    help="sgd (Nesterov momentum; default: its steps follow the gradients, gentle on trained weights) "
                         "or adamw")
     p.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default: SGD 1e-3 from trained weights, 1e-2 from scratch; AdamW 1e-4 and "
+                   help="learning rate (default: SGD 1e-4 from trained weights, 1e-2 from scratch; AdamW 1e-4 and "
                         "1e-3), after a linear warm-up from 0 over a tenth of the run, then a cosine decay to a tenth")
     p.add_argument("--size", type=positive_int, default=640, help="training input size, square (default 640)")
     p.add_argument("--mosaic", type=float, default=0.0, help="share of samples made as 4-image mosaics (default 0)")
+    p.add_argument("--batch-norm", choices=("auto", "frozen", "updated"), default="auto",
+                   help="batch-norm running statistics: frozen keeps the trained ones, updated learns them; auto "
+                        "(default): frozen from trained weights (small batches pull them off), updated from scratch")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CPUs and GPUs that have it)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output where it stopped")
     p.add_argument("--force", action="store_true",
@@ -62,7 +65,7 @@ def run(args) -> int:
                            val_annotations=args.val_annotations, val_images=args.val_images, epochs=args.epochs,
                            batch_size=args.batch_size, repeats=args.repeats, optimizer=args.optimizer, lr=args.lr,
                            amp=args.amp, resume=args.resume, force=args.force, seed=args.seed, workers=args.workers,
-                           device=args.device,
+                           device=args.device, batch_norm=args.batch_norm,
                            augment=AugmentOptions(size=args.size, mosaic=args.mosaic))
     trainer = Trainer(options)
     print(f"{len(trainer.data)} images, {trainer.data.num_people} people ({trainer.heads[0].skeleton.name}, "

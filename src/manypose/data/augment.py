@@ -119,9 +119,18 @@ def random_affine(width: int, height: int, fit: float, options: AugmentOptions,
     angle = rng.uniform(-options.degrees, options.degrees)
     shift = rng.uniform(-options.translate, options.translate, 2) * options.size
     matrix = cv2.getRotationMatrix2D((0.0, 0.0), angle, fit * zoom)
-    output_centre = options.size / 2 + shift
+    output_centre = letterbox_centre(width * fit * zoom, height * fit * zoom, options.size) + shift
     matrix[:, 2] = output_centre - matrix[:, :2] @ (width / 2, height / 2)
     return matrix
+
+
+def letterbox_centre(width: float, height: float, size: int) -> np.ndarray:
+    """Where the centre of an image scaled to `width` x `height` lies in a square letterbox of
+    `size`: placed on whole pixels as inference's letterbox places it, so an unaugmented sample
+    is the inference input, not a half-pixel shifted, resampled copy."""
+    scaled = np.round((width, height))
+    left_top = np.round((size - scaled) / 2 - 0.1)  # as data.transforms.letterbox rounds
+    return left_top + np.array((width, height)) / 2
 
 
 def warp(sample: Sample, matrix: np.ndarray, size: int, pad_value: int | tuple) -> Sample:
