@@ -4,7 +4,7 @@ import os
 import pytest
 
 from manypose.atomic_files import atomic_write_text
-from manypose.run_plan import OverwritesInput, model_inputs, refuse_overwriting_inputs
+from manypose.run_plan import OverwritesInput, refuse_overwriting_inputs
 
 
 @pytest.fixture
@@ -61,11 +61,3 @@ def test_an_output_folder_that_is_or_holds_an_input_is_refused(photo, folder):
 def test_an_output_folder_beside_or_inside_an_input_folder_passes(photo):
     refuse_overwriting_inputs([("the checkpoint", photo), ("the images", "d")],
                               folders=[("the model folder", "d/model"), ("the samples", "e")])
-
-
-def test_a_model_is_read_from_its_folder_and_every_file_in_it():
-    inputs = dict((str(path), what) for what, path in model_inputs(None))
-    folder = next(path for path, what in inputs.items() if what == "the model")
-    assert inputs[os.path.join(folder, "model.onnx")] == "the model's file"
-    assert inputs[os.path.join(folder, "weights.safetensors")] == "the model's file"
-    assert model_inputs("no-such-model") == []

@@ -40,20 +40,6 @@ def refuse_overwriting_inputs(inputs: Iterable[Named], files: Iterable[Named] = 
                                   "another folder (inputs are never written over)")
 
 
-def model_inputs(model, calibration_images=None) -> list[Named]:
-    """What loading a model reads: its folder and every file in it, or its checkpoint, and the
-    INT8 calibration images. A name that finds no model gives none (loading says why)."""
-    from .zoo import ModelNotFound, resolve
-
-    calibration = image_folder_inputs(calibration_images, "the calibration images", "a calibration image")
-    try:
-        path = resolve(model)
-    except ModelNotFound:
-        return calibration
-    files = sorted(file for file in path.iterdir() if file.is_file()) if path.is_dir() else []
-    return [("the model", path)] + [("the model's file", file) for file in files] + calibration
-
-
 def image_folder_inputs(folder, what: str, each: str) -> list[Named]:
     """A folder of images and the images in it; none for None."""
     if folder is None:

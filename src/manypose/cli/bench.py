@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from .options import add_model_options, estimator_from_args, positive_int
+from .options import add_model_options, estimator_from_args, model_inputs, positive_int
 
 
 def add(commands) -> None:
@@ -26,7 +26,7 @@ def add(commands) -> None:
 def run(args) -> int:
     from ..atomic_files import atomic_write_text, check_writable
     from ..bench import benchmark
-    from ..run_plan import image_folder_inputs, model_inputs, refuse_overwriting_inputs
+    from ..run_plan import image_folder_inputs, refuse_overwriting_inputs
 
     refuse_overwriting_inputs(image_folder_inputs(args.images, "the image folder", "the image")
                               + model_inputs(args.model, args.calibration_images),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import EXIT_FAILURES, add_model_options, estimator_from_args
+from .options import EXIT_FAILURES, add_model_options, estimator_from_args, model_inputs
 
 EVAL_SCORE_THRESHOLD = 0.01  # COCO's AP rewards the doubtful people, ranked last
 
@@ -27,7 +27,7 @@ def add(commands) -> None:
 def run(args) -> int:
     from ..atomic_files import check_writable
     from ..evaluate import evaluate
-    from ..run_plan import image_folder_inputs, model_inputs, refuse_overwriting_inputs
+    from ..run_plan import image_folder_inputs, refuse_overwriting_inputs
 
     read = [("the annotations", args.annotations)] + image_folder_inputs(args.images, "the image folder", "the image")
     refuse_overwriting_inputs(read + model_inputs(args.model, args.calibration_images),

@@ -1,7 +1,7 @@
 """`manypose export`: ONNX, optionally statically quantized to INT8."""
 from __future__ import annotations
 
-from .options import positive_int
+from .options import model_inputs, positive_int
 
 
 def add(commands) -> None:
@@ -24,7 +24,7 @@ def run(args) -> int:
     import tempfile
 
     from .. import export
-    from ..run_plan import model_inputs, refuse_overwriting_inputs
+    from ..run_plan import refuse_overwriting_inputs
     from ..zoo import find_model
 
     refuse_overwriting_inputs(model_inputs(args.model, args.calibration_images), files=[("the ONNX file", args.out)])

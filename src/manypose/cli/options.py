@@ -110,3 +110,18 @@ def estimator_from_args(args, tracker: TrackerOptions | None = None):
     if args.max_image_pixels:
         os.environ[MAX_PIXELS_ENV] = str(args.max_image_pixels)
     return load_config(config_from_args(args, tracker))
+
+
+def model_inputs(model, calibration_images=None) -> list[tuple]:
+    """What loading a model reads: its folder and every file in it, or its checkpoint, and the
+    INT8 calibration images. A name that finds no model gives none (loading says why)."""
+    from ..run_plan import image_folder_inputs
+    from ..zoo import ModelNotFound, resolve
+
+    calibration = image_folder_inputs(calibration_images, "the calibration images", "a calibration image")
+    try:
+        path = resolve(model)
+    except ModelNotFound:
+        return calibration
+    files = sorted(file for file in path.iterdir() if file.is_file()) if path.is_dir() else []
+    return [("the model", path)] + [("the model's file", file) for file in files] + calibration

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import EXIT_FAILURES, add_model_options, estimator_from_args
+from .options import EXIT_FAILURES, add_model_options, estimator_from_args, model_inputs
 
 
 def add(commands) -> None:
@@ -25,7 +25,6 @@ def add(commands) -> None:
 
 def run(args) -> int:
     from ..predict import plan_batch, predict_batch
-    from ..run_plan import model_inputs
 
     # output problems before loading
     batch = plan_batch(args.images, args.json_output, args.image_output,

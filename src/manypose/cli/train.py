@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .options import positive_int
+from .options import model_inputs, positive_int
 
 
 def add(commands) -> None:
@@ -86,7 +86,7 @@ def run(args) -> int:
 
 
 def _refuse_overwriting_inputs(args) -> None:
-    from ..run_plan import model_inputs, refuse_overwriting_inputs
+    from ..run_plan import refuse_overwriting_inputs
 
     read = [("the training annotations", args.train_annotations), ("the training images", args.train_images),
             ("the validation annotations", args.val_annotations), ("the validation images", args.val_images)]

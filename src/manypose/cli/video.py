@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..track import TrackerOptions
-from .options import EXIT_FAILURES, add_model_options, estimator_from_args, positive_int
+from .options import EXIT_FAILURES, add_model_options, estimator_from_args, model_inputs, positive_int
 
 TRACKING = TrackerOptions()
 
@@ -81,7 +81,7 @@ def run(args) -> int:
 
 
 def _refuse_overwriting_inputs(args, source) -> None:
-    from ..run_plan import model_inputs, refuse_overwriting_inputs
+    from ..run_plan import refuse_overwriting_inputs
 
     folder = [("the source folder", args.source)] if Path(args.source).is_dir() else []
     read = folder + [("the source", path) for path in source.files] + model_inputs(args.model, args.calibration_images)
