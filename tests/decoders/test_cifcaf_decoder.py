@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from manypose.decoders import DecoderOptions
-from manypose.decoders.cifcaf import (FILLED_CONFIDENCE, CifCafDecoder, _Workspace, _blend, _connection, _heap_pop,
-                                      _heap_push, boxes_around)
+from manypose.decoders.cifcaf import CifCafDecoder, _Workspace, boxes_around
+from manypose.decoders.cifcaf_growth import FILLED_CONFIDENCE, _blend, _connection, _heap_pop, _heap_push
 from manypose.encoders.cifcaf import CifCafEncoder
 from manypose.heads import codec_for
 from manypose.heads.composite_fields import CifHead, coco17_heads
