@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .atomic_files import atomic_write_text
-from .data.coco import annotated_size
+from .data.coco_annotations import annotated_size
 from .data.images import ImageReadError, file_orientation, read_annotated_image
 
 PERSON_CATEGORY = 1  # the category poses are reported as (see Poses.to_coco)

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from manypose.data.coco import AnnotationFileError, KeypointDataset
+from manypose.data.coco import KeypointDataset
+from manypose.data.coco_annotations import AnnotationFileError
 from manypose.data.images import ImageReadError
 from manypose.skeleton import COCO17, CROWDPOSE14
 
