@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from manypose.data.augment import (AugmentedDataset, AugmentOptions, augment, augment_mosaic, draw_sample,
-                                   flip_horizontally, jitter_hsv)
+                                   jitter_hsv)
 from manypose.data.coco import KeypointDataset, Sample
 from manypose.data.transforms import letterbox
+from manypose.data.warp import flip_horizontally
 from manypose.skeleton import COCO17
 
 from conftest import modules_imported_by, shared_path

@@ -31,10 +31,10 @@ from ..draw import draw_poses
 from ..poses import Poses
 from ..skeleton import Skeleton
 from .coco import Sample
-from .transforms import bgr_triple
+from .mosaic import MOSAIC_TILES, mosaic
+from .warp import drop_lost_people, flip_horizontally, warp
 
 CROWD_COLOUR = (0, 0, 255)  # BGR red: regions training ignores
-MOSAIC_TILES = 4
 
 
 @dataclass(frozen=True)
@@ -133,93 +133,6 @@ def letterbox_centre(width: float, height: float, size: int) -> np.ndarray:
     return left_top + np.array((width, height)) / 2
 
 
-def warp(sample: Sample, matrix: np.ndarray, size: int, pad_value: int | tuple) -> Sample:
-    """The sample mapped by a 2x3 matrix (continuous coordinates) onto a size x size image."""
-    height, width = sample.image.shape[:2]
-    image, image_matrix = shrink_before_warp(sample.image, matrix)
-    warped = cv2.warpAffine(image, at_pixel_centres(image_matrix), (size, size), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=bgr_triple(pad_value))
-    keypoints = sample.keypoints.copy()
-    keypoints[~inside(keypoints, width, height), 2] = 0
-    keypoints[..., :2] = transform_points(keypoints[..., :2], matrix)
-    keypoints[~inside(keypoints, size, size), 2] = 0
-    keypoints[keypoints[..., 2] == 0, :2] = 0
-    return replace(sample, image=warped, keypoints=keypoints,
-                   boxes=transform_boxes(sample.boxes, matrix, (width, height), size),
-                   crowd_boxes=transform_boxes(sample.crowd_boxes, matrix, (width, height), size))
-
-
-def shrink_before_warp(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """When the matrix shrinks, the image resized by area averaging first (bilinear sampling
-    alone skips pixels and aliases), and the matrix that then applies to the smaller image."""
-    linear_scale = abs(np.linalg.det(matrix[:, :2])) ** 0.5
-    if linear_scale >= 1:
-        return image, matrix
-    height, width = image.shape[:2]
-    new_width, new_height = max(1, round(width * linear_scale)), max(1, round(height * linear_scale))
-    resized = cv2.resize(image, (new_width, new_height), interpolation=cv2.INTER_AREA)
-    adjusted = matrix.copy()
-    adjusted[:, :2] = matrix[:, :2] * (width / new_width, height / new_height)
-    return resized, adjusted
-
-
-def at_pixel_centres(matrix: np.ndarray) -> np.ndarray:
-    """The matrix for pixel indices (pixel i's centre is at i + 0.5), which cv2.warpAffine maps."""
-    adjusted = matrix.copy()
-    adjusted[:, 2] += matrix[:, :2] @ (0.5, 0.5) - 0.5
-    return adjusted
-
-
-def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def inside(keypoints: np.ndarray, width: float, height: float) -> np.ndarray:
-    x, y = keypoints[..., 0], keypoints[..., 1]
-    return (x >= 0) & (x < width) & (y >= 0) & (y < height)
-
-
-def transform_boxes(boxes: np.ndarray, matrix: np.ndarray, source_size: tuple[int, int], size: int) -> np.ndarray:
-    """Boxes clipped to their source image, then the box around their transformed corners, clipped to the output."""
-    clipped = clip_boxes(boxes, *source_size)
-    x1, y1, x2, y2 = clipped.T
-    corners = np.stack([np.stack(corner, axis=-1) for corner in ((x1, y1), (x2, y1), (x2, y2), (x1, y2))], axis=1)
-    moved = transform_points(corners.reshape(-1, 4, 2), matrix)
-    return clip_boxes(np.concatenate([moved.min(axis=1), moved.max(axis=1)], axis=1), size, size)
-
-
-def clip_boxes(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
-    return np.clip(boxes, 0, (width, height, width, height)).astype(np.float32).reshape(-1, 4)
-
-
-def flip_horizontally(sample: Sample, skeleton: Skeleton) -> Sample:
-    """The mirror image: keypoints swap left and right by the skeleton's flip map (a left wrist,
-    mirrored, is the mirrored person's right wrist)."""
-    if sample.keypoints.shape[1] != len(skeleton):
-        raise ValueError(f"the sample has {sample.keypoints.shape[1]} keypoints per person, skeleton "
-                         f"{skeleton.name!r} {len(skeleton)}")
-    width = sample.image.shape[1]
-    keypoints = skeleton.flip_keypoints(sample.keypoints, width)
-    keypoints[keypoints[..., 2] == 0, :2] = 0
-    return replace(sample, image=np.ascontiguousarray(sample.image[:, ::-1]), keypoints=keypoints,
-                   boxes=mirror_boxes(sample.boxes, width), crowd_boxes=mirror_boxes(sample.crowd_boxes, width))
-
-
-def mirror_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
-    mirrored = boxes.copy()
-    mirrored[:, 0], mirrored[:, 2] = width - boxes[:, 2], width - boxes[:, 0]
-    return mirrored
-
-
-def drop_lost_people(sample: Sample, min_box_size: float) -> Sample:
-    """Without the people whose box has (nearly) left the image, and crowd regions wholly gone."""
-    sizes = sample.boxes[:, 2:] - sample.boxes[:, :2]
-    kept = (sizes >= min_box_size).all(axis=1)
-    crowd_sizes = sample.crowd_boxes[:, 2:] - sample.crowd_boxes[:, :2]
-    return replace(sample, boxes=sample.boxes[kept], keypoints=sample.keypoints[kept],
-                   crowd_boxes=sample.crowd_boxes[(crowd_sizes > 0).all(axis=1)])
-
-
 def jitter_hsv(image: np.ndarray, gains: Sequence[float], rng: np.random.Generator) -> np.ndarray:
     """Hue shifted, saturation and value scaled, by random amounts within the gains."""
     hue_shift, saturation_gain, value_gain = rng.uniform(-1, 1, 3) * gains  # drawn always: a steady random stream
@@ -233,59 +146,6 @@ def jitter_hsv(image: np.ndarray, gains: Sequence[float], rng: np.random.Generat
     jittered = cv2.merge((cv2.LUT(hue, hue_table), cv2.LUT(saturation, saturation_table),
                           cv2.LUT(value, value_table)))
     return cv2.cvtColor(jittered, cv2.COLOR_HSV2BGR)
-
-
-def mosaic(samples: Sequence[Sample], size: int, pad_value: int | tuple, rng: np.random.Generator) -> Sample:
-    """Four samples, each resized to long side `size`, around a random point of a 2*size square
-    canvas: the first to its upper left, then upper right, lower left, lower right."""
-    if len(samples) != MOSAIC_TILES:
-        raise ValueError(f"a mosaic takes {MOSAIC_TILES} samples, not {len(samples)}")
-    canvas = np.full((2 * size, 2 * size, 3), bgr_triple(pad_value), np.uint8)
-    centre_x, centre_y = (int(v) for v in rng.uniform(size / 2, 3 * size / 2, 2))
-    placed = []
-    for (left_of_centre, above_centre), sample in zip(((True, True), (False, True), (True, False), (False, False)),
-                                                      samples):
-        tile, factors = resized_to_long_side(sample.image, size)
-        tile_height, tile_width = tile.shape[:2]
-        x0 = centre_x - tile_width if left_of_centre else centre_x
-        y0 = centre_y - tile_height if above_centre else centre_y
-        paste(canvas, tile, x0, y0)
-        placed.append(moved(sample, factors, (x0, y0)))
-    return Sample(image=canvas,
-                  boxes=np.concatenate([s.boxes for s in placed]),
-                  keypoints=np.concatenate([s.keypoints for s in placed]),
-                  crowd_boxes=np.concatenate([s.crowd_boxes for s in placed]),
-                  image_id=tuple(s.image_id for s in samples))
-
-
-def resized_to_long_side(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float]]:
-    height, width = image.shape[:2]
-    scale = size / max(height, width)
-    new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(image, (new_width, new_height), interpolation=interpolation), \
-        (new_width / width, new_height / height)
-
-
-def paste(canvas: np.ndarray, tile: np.ndarray, x0: int, y0: int) -> None:
-    """The tile onto the canvas with its upper left corner at (x0, y0), cut at the canvas's edges."""
-    height, width = canvas.shape[:2]
-    left, top = max(x0, 0), max(y0, 0)
-    right, bottom = min(x0 + tile.shape[1], width), min(y0 + tile.shape[0], height)
-    canvas[top:bottom, left:right] = tile[top - y0:bottom - y0, left - x0:right - x0]
-
-
-def moved(sample: Sample, factors: tuple[float, float], offset: tuple[int, int]) -> Sample:
-    """The sample's annotations scaled by (x, y) factors and shifted by an offset (the image
-    is left as it is). Unlabelled keypoints stay at 0; the warp's bounds check drops what the
-    canvas cut off."""
-    scale = np.array(factors + factors, np.float32)
-    shift = np.array(offset + offset, np.float32)
-    keypoints = sample.keypoints.copy()
-    labelled = keypoints[..., 2] > 0
-    keypoints[..., :2] = np.where(labelled[..., None], keypoints[..., :2] * scale[:2] + shift[:2], 0)
-    return replace(sample, keypoints=keypoints, boxes=sample.boxes * scale + shift,
-                   crowd_boxes=sample.crowd_boxes * scale + shift)
 
 
 class SampleSource(Protocol):
