@@ -1,5 +1,6 @@
 """People's keypoints -> OpenPifPaf's composite-field training targets: a CIF (intensity) field
 per keypoint and a CAF (association) field per keypoint pair, on the network's output grid.
+Kept whole (about 300 lines): its rules below and the code that applies them read best together.
 
 Positions are in grid cells: a keypoint at input pixel (x, y) sits at (x / stride, y / stride),
 and cell (i, j) at (j, i) (the heads' layout, see heads.composite_fields). Per person, as
