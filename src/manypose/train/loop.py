@@ -17,7 +17,7 @@ import copy
 import math
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..data.augment import AugmentedDataset, AugmentOptions, draw_sample
+from ..data.augment import AugmentedDataset, draw_sample
 from ..data.coco import KeypointDataset
 from ..decoders.options import DecoderOptions
 from ..estimator import PoseEstimator
@@ -37,64 +37,16 @@ from ..runtime.torch_backend import TorchBackend
 from ..zoo import find_model
 from .batches import TrainingImages, batches
 from .distributed import World, join_world, leave_world
+from .options import DEFAULT_LR, TrainOptions
 from .state import (ExponentialMovingAverage, Schedule, append_log, load_training_state, options_dict, plot_curves,
                     read_log, save_checkpoint, seed_for)
 
-# (optimizer, from trained weights) -> learning rate. SGD from trained weights at 1e-4: chosen on
-# coco-mini train folds A/B (trained on A: 10 epochs 0.475 -> 0.525 AP there, B 0.561 -> 0.559;
-# 1e-3 lost 0.08 on A itself in 2 epochs, 3e-4 lost 0.06 on B in 10), see benchmarks/finetune.py
-DEFAULT_LR = {
-    ("sgd", True): 1e-4, ("sgd", False): 1e-2, ("adamw", True): 1e-4, ("adamw", False): 1e-3}
 WEIGHT_DECAY = 5e-4
 MOMENTUM = 0.937
 MAX_GRADIENT_NORM = 10.0
 EVAL_SCORE_THRESHOLD = 0.01
 SAMPLES_TO_SAVE = 16
-BATCH_NORM_MODES = ("auto", "frozen", "updated")
 RUN_FOLDERS = ("last", "best")  # an earlier run's, kept unless resumed or replaced (force)
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    train_annotations: Path
-    train_images: Path
-    output: Path
-    model: Optional[str] = None          # name or folder; None: the bundled default
-    val_annotations: Optional[Path] = None
-    val_images: Optional[Path] = None
-    epochs: int = 10
-    batch_size: int = 8
-    optimizer: str = "sgd"               # sgd (steps in proportion to the gradients: gentle on trained weights) or adamw
-    lr: Optional[float] = None           # None: DEFAULT_LR by optimizer and starting point
-    warmup_steps: Optional[int] = None   # None: a tenth of the run, at most 300 steps
-    ema_decay: float = 0.9999
-    amp: bool = False
-    resume: bool = False
-    force: bool = False                  # a new run in an output holding one: replaces its last and best
-    seed: int = 0
-    workers: int = 2
-    device: str = "cpu"
-    repeats: int = 1                     # passes over the data per epoch (small data sets: fewer checkpoints)
-    max_steps: Optional[int] = None      # stop each epoch early (smoke tests)
-    # batch-norm running statistics: "frozen" keeps the trained ones (a few small augmented batches
-    # pull them off what the weights were trained with), "updated" learns them; "auto": frozen
-    # when starting from trained weights, updated from scratch
-    batch_norm: str = "auto"
-    augment: AugmentOptions = field(default_factory=AugmentOptions)
-
-    def __post_init__(self):
-        if min(self.epochs, self.batch_size, self.repeats) < 1 or self.workers < 0:
-            raise ValueError("epochs, batch size and repeats must be 1 or more, workers 0 or more")
-        if self.batch_norm not in BATCH_NORM_MODES:
-            raise ValueError(f"batch_norm {self.batch_norm!r}: expected {', '.join(BATCH_NORM_MODES)}")
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"optimizer {self.optimizer!r}: expected sgd or adamw")
-        if self.lr is not None and not 0 < self.lr < 1:
-            raise ValueError(f"the learning rate must be between 0 and 1, not {self.lr}")
-        if (self.val_annotations is None) != (self.val_images is None):
-            raise ValueError("validation needs both --val-annotations and --val-images")
-        if self.resume and self.force:
-            raise ValueError("--resume continues the run in --output, --force replaces it: not both")
 
 
 @dataclass
