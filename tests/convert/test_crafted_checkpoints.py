@@ -229,3 +229,27 @@ def test_encoded_bytes_read_as_codecs_encode_would(tmp_path, args):
     import _codecs
     path = _with_pickle(tmp_path / "bytes.pth", _encode_call(*args), storage=False)
     assert load_checkpoint(path) == _codecs.encode(*args)
+
+
+# --- zip archives whose directory lies (found by fuzzing, fuzz/targets.py: torch_pickle) -------
+
+def _patched(data: bytes, signature: bytes, offset: int, value: bytes) -> bytes:
+    """`value` written `offset` bytes into the first record that starts with `signature`."""
+    at = data.index(signature) + offset
+    return data[:at] + value + data[at + len(value):]
+
+
+CENTRAL_DIRECTORY, END_OF_DIRECTORY = b"PK\x01\x02", b"PK\x05\x06"
+DAMAGED_ZIPS = {  # escaped as NotImplementedError, NotImplementedError and OSError
+    "unknown compression method": (CENTRAL_DIRECTORY, 10, (99).to_bytes(2, "little")),
+    "zip version from the future": (CENTRAL_DIRECTORY, 6, (101).to_bytes(2, "little")),
+    "directory offset past its place": (END_OF_DIRECTORY, 16, (1 << 20).to_bytes(4, "little")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_ZIPS))
+def test_a_zip_directory_that_lies_is_a_damaged_checkpoint(tmp_path, case):
+    path = write_checkpoint(tmp_path / "damaged.pth", 0, (4,), (1,))
+    path.write_bytes(_patched(path.read_bytes(), *DAMAGED_ZIPS[case]))
+    with pytest.raises(CheckpointError, match="damaged.pth: damaged or malformed checkpoint"):
+        load_checkpoint(path)

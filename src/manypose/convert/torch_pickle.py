@@ -192,8 +192,9 @@ def load_checkpoint(path) -> object:
             return _RestrictedUnpickler(archive.read(pickles[0]), archive, root).load()
     except CheckpointError as error:
         raise type(error)(f"{path}: {error}") from None
+    # RuntimeError: zip features the module lacks (other compressions, encryption); OSError: offsets that lie
     except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError,
-            AttributeError, IndexError, KeyError) as error:
+            AttributeError, IndexError, KeyError, RuntimeError, OSError) as error:
         raise CheckpointError(f"{path}: damaged or malformed checkpoint ({error})") from None
 
 
