@@ -276,3 +276,16 @@ def test_malformed_protobuf_is_refused_with_its_reason(tmp_path, data, reason):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(GraphDefError, match=r"missing\.pb: no such file"):
         read_graphdef(tmp_path / "missing.pb")
+
+
+@pytest.mark.parametrize("data", [
+    bytes_field(1, int_field(1, 5) + bytes_field(2, b"Const")),     # a node's name as a number
+    bytes_field(1, node_proto("c", "Const", {"f": int_field(4, 1)})),  # a float attribute as a varint
+    bytes_field(1, node_proto("c", "Const", {"i": bytes_field(3, b"x")})),  # an int attribute as bytes
+], ids=["name-number", "float-varint", "int-bytes"])
+def test_a_field_of_another_wire_type_is_refused(tmp_path, data):
+    """Found by fuzzing (fuzz/targets.py: graphdef): these escaped as AttributeError and TypeError."""
+    path = tmp_path / "bad.pb"
+    path.write_bytes(data)
+    with pytest.raises(GraphDefError, match=r"bad\.pb: not a readable TensorFlow GraphDef \("):
+        read_graphdef(path)

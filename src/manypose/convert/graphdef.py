@@ -211,7 +211,8 @@ def read_graphdef(path) -> dict[str, Node]:
     data = path.read_bytes()
     try:
         nodes = [_node(value) for number, wire, value in fields(data) if number == 1 and wire == 2]
-    except (GraphDefError, UnicodeDecodeError, struct.error, ValueError) as error:
+    # TypeError, AttributeError: a field of another wire type than its number's (a number where bytes belong)
+    except (GraphDefError, UnicodeDecodeError, struct.error, ValueError, TypeError, AttributeError) as error:
         raise GraphDefError(f"{path}: not a readable TensorFlow GraphDef ({error})") from None
     if not nodes:
         raise GraphDefError(f"{path}: not a TensorFlow GraphDef (no nodes)")
