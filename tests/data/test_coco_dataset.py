@@ -185,6 +185,10 @@ MALFORMED = {
     "no keypoints in the category": (("categories", 0, "keypoints"), DELETE, r"no category defines 'keypoints'"),
     "image without a file name": (("images", 0, "file_name"), DELETE, r"images\[0\] \(id 7\): 'file_name' must be"),
     "image with a zero width": (("images", 0, "width"), 0, r"images\[0\] \(id 7\): 'width' is 0"),
+    # found by fuzzing (fuzz/targets.py: coco), a ValueError from the skeleton's unpacking before
+    "skeleton edge not a pair": (("categories", 0, "skeleton"), [[1, 2], [3]],
+                                 r"categories\[0\] \(id 1\): 'skeleton' must be a list of \[a, b\] pairs"),
+    "skeleton of names": (("categories", 0, "skeleton"), [["nose", "left_eye"]], r"'skeleton' must be a list"),
 }
 
 
@@ -201,6 +205,16 @@ def test_top_level_list_and_broken_json(folder):
     (folder / "broken.json").write_text('{"images": [')
     with pytest.raises(AnnotationFileError, match="broken.json: not JSON"):
         KeypointDataset(folder / "broken.json", folder)
+
+
+def test_binary_and_deeply_nested_files_are_not_json(folder):
+    """Found by fuzzing (fuzz/targets.py: coco): bytes that are not UTF-8 escaped as UnicodeDecodeError."""
+    (folder / "binary.json").write_bytes(b'{"images": [\xa2]}')
+    with pytest.raises(AnnotationFileError, match="binary.json: not JSON"):
+        KeypointDataset(folder / "binary.json", folder)
+    (folder / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(AnnotationFileError, match="nested.json: not JSON"):
+        KeypointDataset(folder / "nested.json", folder)
 
 
 def test_an_image_listed_twice(folder):

@@ -30,7 +30,7 @@ def load_annotation_json(annotations: Union[str, Path, dict]) -> tuple[dict, str
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise AnnotationFileError(f"{path}: no such annotation file") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:  # binary, or nested past the stack
         raise AnnotationFileError(f"{path}: not JSON ({error})") from None
     if not isinstance(data, dict):
         raise AnnotationFileError(f"{path}: expected a COCO JSON object with 'images', 'annotations' and "
@@ -71,6 +71,8 @@ def keypoint_categories(data: dict, source: str, category_ids: Optional[Sequence
             raise AnnotationFileError(f"{where}: no 'id'")
         if "keypoints" in category and not is_list_of(category["keypoints"], str):
             raise AnnotationFileError(f"{where}: 'keypoints' must be a list of keypoint names")
+        if category.get("skeleton") is not None and not is_edge_list(category["skeleton"]):
+            raise AnnotationFileError(f"{where}: 'skeleton' must be a list of [a, b] pairs of keypoint numbers")
     if category_ids is not None:
         known = {category["id"]: (where, category) for where, category in categories}
         unknown = [i for i in category_ids if i not in known]
@@ -92,6 +94,10 @@ def keypoint_categories(data: dict, source: str, category_ids: Optional[Sequence
 
 def is_list_of(value, kind) -> bool:
     return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+def is_edge_list(value) -> bool:
+    return is_list_of(value, list) and all(len(edge) == 2 and is_list_of(edge, int) for edge in value)
 
 
 def choose_skeleton(categories: list[dict], source: str, skeleton: Union[Skeleton, str, None],
