@@ -82,6 +82,17 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
         read_image(bomb)
 
 
+def test_a_width_over_opencvs_limit_under_the_cap_cannot_be_decoded(tmp_path):
+    """Found by fuzzing (fuzz/targets.py: images): OpenCV raised cv2.error, past the pixel cap's check."""
+    import struct
+
+    cv2.imwrite(str(tmp_path / "wide.bmp"), np.zeros((16, 24, 3), np.uint8))
+    data = (tmp_path / "wide.bmp").read_bytes()
+    (tmp_path / "wide.bmp").write_bytes(data[:18] + struct.pack("<i", 1 << 23) + data[22:])  # 2^23 x 16 pixels
+    with pytest.raises(ImageReadError, match="wide.bmp: not an image, or a corrupt one"):
+        read_image(tmp_path / "wide.bmp")
+
+
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".bmp"])
 def test_declared_sizes_are_read_from_headers(tmp_path, suffix):
     from manypose.data.images import declared_size

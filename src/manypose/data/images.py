@@ -180,13 +180,13 @@ def decode_quietly(data: bytes):
     process's stderr (libjpeg's "Corrupt JPEG data: ...", libpng's warnings) captured: (image or
     None, their lines). Other text written to stderr meanwhile is passed on."""
     if not hasattr(os, "dup2") or sys.stderr is None:
-        return cv2.imdecode(np.frombuffer(data, np.uint8), STORED_PIXELS), []
+        return _decoded(data), []
     with _STDERR_CAPTURE, tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), STORED_PIXELS)
+            image = _decoded(data)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -197,6 +197,15 @@ def decode_quietly(data: bytes):
     if others:
         print("\n".join(others), file=sys.stderr)
     return image, noise
+
+
+def _decoded(data: bytes):
+    """cv2.imdecode, None where it cannot decode, also where OpenCV raises instead (a width or
+    height over its own limits, under our pixel cap)."""
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), STORED_PIXELS)
+    except cv2.error:
+        return None
 
 
 def max_image_pixels() -> int:
