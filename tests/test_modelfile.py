@@ -117,6 +117,17 @@ def test_a_format1_head_that_contradicts_its_architecture_is_refused(tmp_path):
         modelfile.read_model_folder(folder)
 
 
+def test_a_format1_yolo_head_under_openpose_channel_counts_is_refused(tmp_path):
+    """Found by fuzzing (fuzz/targets.py: modelfile): escaped as an AttributeError."""
+    description = json.loads((FORMAT1 / "yolo11n-pose.json").read_text())
+    description["architecture"]["heatmaps"] = 19
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps(description))
+    with pytest.raises(ModelFileError, match="cannot read this format-1 description.*heatmap_channels"):
+        modelfile.read_model_folder(folder)
+
+
 def test_a_missing_entry_is_named():
     model = modelfile.ModelFile({"name": "m", "skeleton": "coco17"})
     with pytest.raises(ModelFileError, match="no 'heads'"):
