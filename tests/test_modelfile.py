@@ -117,14 +117,18 @@ def test_a_format1_head_that_contradicts_its_architecture_is_refused(tmp_path):
         modelfile.read_model_folder(folder)
 
 
-def test_a_format1_yolo_head_under_openpose_channel_counts_is_refused(tmp_path):
-    """Found by fuzzing (fuzz/targets.py: modelfile): escaped as an AttributeError."""
+@pytest.mark.parametrize("entry, value, message", [
+    ("heatmaps", 19, "heatmap_channels"),               # OpenPose channel counts over a YOLO head
+    ("keypoint_shape", [17], "index out of range"),      # a keypoint shape without its dimensions
+], ids=["heatmaps", "short-keypoint-shape"])
+def test_a_format1_yolo_architecture_that_does_not_fit_is_refused(tmp_path, entry, value, message):
+    """Found by fuzzing (fuzz/targets.py: modelfile): escaped as an AttributeError and an IndexError."""
     description = json.loads((FORMAT1 / "yolo11n-pose.json").read_text())
-    description["architecture"]["heatmaps"] = 19
+    description["architecture"][entry] = value
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "model.json").write_text(json.dumps(description))
-    with pytest.raises(ModelFileError, match="cannot read this format-1 description.*heatmap_channels"):
+    with pytest.raises(ModelFileError, match=f"cannot read this format-1 description.*{message}"):
         modelfile.read_model_folder(folder)
 
 

@@ -143,7 +143,7 @@ def read_description(path) -> dict:
     if description.get("format_version", 1) == 1:
         try:
             description = migrated_from_v1(description)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise ModelFileError(f"{folder / DESCRIPTION_FILE}: cannot read this format-1 description ({error})") from None
     _check_entries(description, folder / DESCRIPTION_FILE)
     return description
