@@ -132,6 +132,18 @@ def test_a_format1_yolo_architecture_that_does_not_fit_is_refused(tmp_path, entr
         modelfile.read_model_folder(folder)
 
 
+@pytest.mark.parametrize("version", ["yolo11n", 1.5, True, 0, None])
+def test_a_format_version_that_is_not_a_whole_number_is_refused(tmp_path, version):
+    """Found by fuzzing (fuzz/targets.py: modelfile, a ten-minute run): a string escaped as a TypeError."""
+    description = json.loads((FORMAT1 / "yolo11n-pose.json").read_text())
+    description["format_version"] = version
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps(description))
+    with pytest.raises(ModelFileError, match="format_version must be a whole number from 1"):
+        modelfile.read_model_folder(folder)
+
+
 def test_a_missing_entry_is_named():
     model = modelfile.ModelFile({"name": "m", "skeleton": "coco17"})
     with pytest.raises(ModelFileError, match="no 'heads'"):

@@ -137,10 +137,14 @@ def read_description(path) -> dict:
         description = json.loads((folder / DESCRIPTION_FILE).read_text())
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ModelFileError(f"{folder / DESCRIPTION_FILE}: not a {FORMAT} description")
-    if description.get("format_version", 0) > FORMAT_VERSION:
+    version = description.get("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{folder / DESCRIPTION_FILE}: format_version must be a whole number from 1, "
+                             f"not {version!r}")
+    if version > FORMAT_VERSION:
         raise ModelFileError(f"{folder}: model format {description['format_version']} is newer "
                              f"than this manypose understands ({FORMAT_VERSION}); upgrade manypose")
-    if description.get("format_version", 1) == 1:
+    if version == 1:
         try:
             description = migrated_from_v1(description)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
