@@ -253,3 +253,32 @@ def test_a_zip_directory_that_lies_is_a_damaged_checkpoint(tmp_path, case):
     path.write_bytes(_patched(path.read_bytes(), *DAMAGED_ZIPS[case]))
     with pytest.raises(CheckpointError, match="damaged.pth: damaged or malformed checkpoint"):
         load_checkpoint(path)
+
+
+def test_a_damaged_compressed_member_is_a_damaged_checkpoint(tmp_path):
+    """Found by a ten-minute fuzz run: zlib's own error escaped. A deflated data.pkl whose first
+    byte now announces a stored block with lengths that disagree."""
+    path = tmp_path / "damaged.pth"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02}." * 64)
+    data = path.read_bytes()
+    name = b"archive/data.pkl"
+    start = data.index(name) + len(name)  # the local header's extra field is empty
+    path.write_bytes(data[:start] + b"\x00" + data[start + 1:])
+    with pytest.raises(CheckpointError, match="damaged.pth: damaged or malformed checkpoint"):
+        load_checkpoint(path)
+
+
+def test_a_zip_that_claims_several_disks_is_a_damaged_checkpoint(tmp_path):
+    """Found by a ten-minute fuzz run: zipfile.is_zipfile itself raised BadZipFile, before any
+    check of ours; convert tells it is a damaged checkpoint too."""
+    from manypose.convert import model_file_from_checkpoint
+
+    path = write_checkpoint(tmp_path / "disks.pth", 0, (4,), (1,))
+    data = path.read_bytes()
+    end = data.rindex(END_OF_DIRECTORY)
+    zip64_locator = b"PK\x06\x07" + (0).to_bytes(4, "little") + (0).to_bytes(8, "little") + (2).to_bytes(4, "little")
+    path.write_bytes(data[:end] + zip64_locator + data[end:])
+    for read in (load_checkpoint, model_file_from_checkpoint):
+        with pytest.raises(CheckpointError, match="disks.pth: damaged or malformed checkpoint"):
+            read(path)

@@ -1,7 +1,6 @@
 """Importers of published checkpoints into the manypose model format."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from .. import modelfile
@@ -13,7 +12,7 @@ from .openpifpaf import is_openpifpaf_checkpoint, openpifpaf_model_file
 from .posenet import posenet_model_file
 from .tf_pose import tf_pose_model_file
 from .tfjs import read_tfjs_graph
-from .torch_pickle import CheckpointError, PickledObject, UnsafeCheckpointError, load_checkpoint
+from .torch_pickle import CheckpointError, PickledObject, UnsafeCheckpointError, is_zip_archive, load_checkpoint
 from .ultralytics import read_ultralytics, ultralytics_model_file
 
 __all__ = ["CheckpointError", "UnsafeCheckpointError", "GraphDefError", "read_ultralytics",
@@ -28,7 +27,7 @@ def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
-    if zipfile.is_zipfile(path):
+    if is_zip_archive(path):
         content = load_checkpoint(path)
         if is_openpifpaf_checkpoint(content):  # told from Ultralytics' by the pickled classes' modules
             return openpifpaf_model_file(path, name, content)

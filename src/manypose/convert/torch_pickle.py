@@ -14,6 +14,7 @@ import math
 import pickle
 import posixpath
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -175,12 +176,21 @@ def _decode_storage(raw: bytes, dtype) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype)
 
 
+def is_zip_archive(path) -> bool:
+    """Whether the file is a zip archive; one whose directory is damaged past reading (it claims
+    to span several disks) counts, so that loading it says it is damaged."""
+    try:
+        return zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:
+        return True
+
+
 def load_checkpoint(path) -> object:
     """The unpickled content of a torch zip checkpoint, with tensors as numpy arrays."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):
+    if not is_zip_archive(path):
         raise CheckpointError(
             f"{path}: not a PyTorch zip checkpoint (legacy or foreign format, or a damaged file)")
     try:
@@ -192,9 +202,10 @@ def load_checkpoint(path) -> object:
             return _RestrictedUnpickler(archive.read(pickles[0]), archive, root).load()
     except CheckpointError as error:
         raise type(error)(f"{path}: {error}") from None
-    # RuntimeError: zip features the module lacks (other compressions, encryption); OSError: offsets that lie
+    # RuntimeError: zip features the module lacks (other compressions, encryption); OSError: offsets that
+    # lie; zlib.error: a compressed member whose data is damaged
     except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError,
-            AttributeError, IndexError, KeyError, RuntimeError, OSError) as error:
+            AttributeError, IndexError, KeyError, RuntimeError, OSError, zlib.error) as error:
         raise CheckpointError(f"{path}: damaged or malformed checkpoint ({error})") from None
 
 
