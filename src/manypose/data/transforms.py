@@ -83,7 +83,8 @@ def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: i
     if interpolation == "tf_legacy":
         new_w, new_h = _tfjs_resized_size(width, height, size)
     else:
-        new_w, new_h = int(round(width * scale)), int(round(height * scale))
+        # at least a pixel: a 1 x 32 strip shrunk to 16 would round its height to nothing
+        new_w, new_h = max(1, int(round(width * scale))), max(1, int(round(height * scale)))
     if minimal_padding:
         extra = 1 if corner_aligned else 0  # a multiple of the stride plus one
         canvas_w, canvas_h = _round_up(new_w - extra, stride) + extra, _round_up(new_h - extra, stride) + extra
