@@ -20,6 +20,14 @@ def coco_pose_heads():
     return (PoseObjectsHead(COCO17),)
 
 
+def require_bfloat16() -> None:
+    """Skip, saying why, on a CPU whose OpenVINO computes no bfloat16 (AVX2 without AVX512-BF16)."""
+    from manypose.runtime.openvino_backend import has_bfloat16
+
+    if not has_bfloat16():
+        pytest.skip("this CPU has no bfloat16: OpenVINO refuses --precision bf16 here")
+
+
 def under_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("true", "1")
 

@@ -18,7 +18,7 @@ from manypose.models import load_weights
 from manypose.modelfile import read_model_folder
 from manypose.models.movenet import MoveNetMultiPose
 
-from conftest import shared_path, shared_scope
+from conftest import require_bfloat16, shared_path, shared_scope
 
 STEMS = ("000000000139", "000000000802", "000000217285")
 BACKENDS = ("onnxruntime", "openvino", "torch")
@@ -160,6 +160,7 @@ def test_openvino_keeps_float32_unless_bfloat16_is_asked_for(estimators, movenet
     from manypose.evaluate import evaluate
 
     assert estimators["openvino"].backend.precision == "fp32"
+    require_bfloat16()
     float32 = manypose.load(str(movenet_json), backend="openvino", score_threshold=0.01)
     bfloat16 = manypose.load(str(movenet_json), backend="openvino", precision="bf16", score_threshold=0.01)
     ap = {model.backend.precision: evaluate(model, dev_annotations, dev_images, progress=False)[0]["AP"]

@@ -12,7 +12,7 @@ import manypose
 from manypose.evaluate import evaluate
 from manypose.runtime import Backend
 
-from conftest import modules_imported_by
+from conftest import modules_imported_by, require_bfloat16
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,10 @@ def test_same_ap_on_the_dev_set(reference_backend, other_backend, dev_annotation
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_openvino_computes_in_the_precision_asked_for(reference_backend, dev_images, precision):
-    """fp32 gives ONNX Runtime's keypoints to a hundredth of a pixel; bf16 (emulated where the CPU
-    has none) within its steps: the boxes and keypoints are decoded in float32 after the cut."""
+    """fp32 gives ONNX Runtime's keypoints to a hundredth of a pixel; bf16 (on CPUs that have it)
+    within its steps: the boxes and keypoints are decoded in float32 after the cut."""
+    if precision == "bf16":
+        require_bfloat16()
     estimator = manypose.load(backend="openvino", precision=precision, score_threshold=0.01)
     assert estimator.backend.precision == precision
     worst = 0.0
@@ -58,6 +60,15 @@ def test_openvino_computes_in_the_precision_asked_for(reference_backend, dev_ima
         visible = people_a[..., 2] > 0.5
         worst = max(worst, float(np.abs(people_a[..., :2] - people_b[..., :2])[visible].max(initial=0)))
     assert worst < (0.01 if precision == "fp32" else 3.0), worst
+
+
+def test_bfloat16_is_refused_on_a_cpu_without_it(monkeypatch):
+    """No silent float32 behind a bf16 label (OpenVINO ignores the hint on such CPUs)."""
+    from manypose.runtime import openvino_backend
+
+    monkeypatch.setattr(openvino_backend, "has_bfloat16", lambda core=None: False)
+    with pytest.raises(ValueError, match="this CPU has no bfloat16"):
+        manypose.load(backend="openvino", precision="bf16")
 
 
 def test_precision_is_refused_where_it_cannot_run():

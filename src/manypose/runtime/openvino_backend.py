@@ -41,6 +41,9 @@ class OpenVinoBackend(Backend):
         if requested == "auto":
             self.precision = _precision_name(self.core.get_property("CPU", "INFERENCE_PRECISION_HINT"))
         else:
+            if requested == "bf16" and not has_bfloat16(self.core):
+                raise ValueError("bf16: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), and OpenVINO "
+                                 "would compute in float32 instead; use --precision fp32 or auto")
             self.config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[requested]
             self.precision = requested
         if threads:
@@ -76,6 +79,11 @@ class OpenVinoBackend(Backend):
         if self.cut is None:  # the request's buffers are reused by its next run
             return named_outputs(self.codec.output_names, (value.copy() for value in values))
         return self.codec.outputs_from_cut(values)  # computes new arrays from the buffers
+
+
+def has_bfloat16(core=None) -> bool:
+    """Whether OpenVINO's CPU plugin computes in bfloat16 on this CPU (it does not emulate it)."""
+    return "BF16" in (core or openvino.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def _precision_name(element_type) -> str:
