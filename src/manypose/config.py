@@ -43,13 +43,12 @@ class EstimatorConfig:
         """A configuration from keyword values as `manypose.load` takes them: the decoder options
         (score_threshold, ...), `flip` and `scales` for test-time augmentation, `tracker` (a
         TrackerOptions) and the fields above; None means 'not set'."""
-        own = {f.name for f in fields(cls)} - {"model", "decoder", "tta"}
-        augmentation = {name: values.pop(name, None) for name in ("flip", "scales")}
-        augmentation = {name: value for name, value in augmentation.items() if value is not None}
-        values = {name: value for name, value in values.items() if value is not None or name not in own}
-        settings = {name: values.pop(name) for name in list(values) if name in own}
-        decoder = DecoderOptions.from_given(**values)
-        return cls(model=None if model is None else str(model), decoder=decoder,
+        settable = ({f.name for f in fields(cls)} - {"model", "decoder", "tta"}) | {"flip", "scales"}
+        mine = settable & values.keys()
+        settings = {name: values.pop(name) for name in mine}  # the rest are the decoder's
+        settings = {name: value for name, value in settings.items() if value is not None}
+        augmentation = {name: settings.pop(name) for name in ("flip", "scales") if name in settings}
+        return cls(model=None if model is None else str(model), decoder=DecoderOptions.from_given(**values),
                    tta=TestTimeAugmentation(**augmentation), **settings)
 
     def tracking_decoder(self) -> DecoderOptions:
