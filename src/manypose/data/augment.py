@@ -32,6 +32,7 @@ from ..poses import Poses
 from ..skeleton import Skeleton
 from .coco import Sample
 from .mosaic import MOSAIC_TILES, mosaic
+from .transforms import centred_offset
 from .warp import drop_lost_people, flip_horizontally, warp
 
 CROWD_COLOUR = (0, 0, 255)  # BGR red: regions training ignores
@@ -128,8 +129,7 @@ def letterbox_centre(width: float, height: float, size: int) -> np.ndarray:
     """Where the centre of an image scaled to `width` x `height` lies in a square letterbox of
     `size`: placed on whole pixels as inference's letterbox places it, so an unaugmented sample
     is the inference input, not a half-pixel shifted, resampled copy."""
-    scaled = np.round((width, height))
-    left_top = np.round((size - scaled) / 2 - 0.1)  # as data.transforms.letterbox rounds
+    left_top = np.array((centred_offset(round(width), size), centred_offset(round(height), size)))
     return left_top + np.array((width, height)) / 2
 
 

@@ -95,14 +95,18 @@ def letterbox(image: np.ndarray, size: int = 640, stride: int = 32, pad_value: i
     if anchor == "top_left":
         left = top = 0
     else:
-        pad_w, pad_h = (canvas_w - new_w) / 2, (canvas_h - new_h) / 2
-        left, top = int(round(pad_w - 0.1)), int(round(pad_h - 0.1))
+        left, top = centred_offset(new_w, canvas_w), centred_offset(new_h, canvas_h)
     right, bottom = canvas_w - new_w - left, canvas_h - new_h - top
     padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT,
                                 value=bgr_triple(pad_value))
     if interpolation == "tf_legacy":  # each side scaled by its own rounded size (see Letterbox)
         return padded, Letterbox(new_w / width, left, top, canvas_w, canvas_h, scale_y=new_h / height)
     return padded, Letterbox(scale, left, top, canvas_w, canvas_h)
+
+
+def centred_offset(content: int, canvas: int) -> int:
+    """The whole pixels of padding before `content` centred on `canvas`; an odd one goes after."""
+    return int(round((canvas - content) / 2 - 0.1))
 
 
 def _round_up(value: int, multiple: int) -> int:
