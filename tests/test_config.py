@@ -39,9 +39,9 @@ def test_tracking_lowers_an_unset_score_threshold_to_the_trackers_low_score():
 
 def test_the_root_threshold_is_its_own_option():
     codec = DisplacementsCodec([DisplacementsHead(COCO17)])
-    own = codec.decoder(DecoderOptions.from_given(score_threshold=0.1, root_threshold=0.6))
+    own = codec.decoder(DecoderOptions.from_given(score_threshold=0.1, root_threshold=0.6)).decode
     assert (own.score_threshold, own.min_pose_score) == (0.6, 0.1)
-    default = codec.decoder(DecoderOptions.from_given(score_threshold=0.1))
+    default = codec.decoder(DecoderOptions.from_given(score_threshold=0.1)).decode
     assert (default.score_threshold, default.min_pose_score) == (0.1, 0.1)
     with pytest.raises(ValueError, match="root_threshold must be a number in"):
         DecoderOptions.from_given(root_threshold=2.0)

@@ -226,7 +226,7 @@ def test_one_euro_smoothing_follows_the_cutoff_in_hertz():
 def test_tracker_options_are_checked():
     with pytest.raises(ValueError, match="low"):
         TrackerOptions(low_score=0.6, high_score=0.5)
-    with pytest.raises(ValueError, match="One-Euro"):
+    with pytest.raises(ValueError, match="min_cutoff_hz"):
         TrackerOptions(min_cutoff_hz=0)
 
 
@@ -252,10 +252,13 @@ def test_tracker_option_errors_say_what_is_expected():
     # the messages a user reads, word for word
     with pytest.raises(ValueError) as error:
         TrackerOptions(confirm_frames=0)
-    assert str(error.value) == "confirm_frames must be 1 or more and max_lost_frames 0 or more"
+    assert str(error.value) == "confirm_frames must be a whole number, 1 or more, not 0"
     with pytest.raises(ValueError) as error:
         TrackerOptions(beta=-1.0)
-    assert str(error.value) == "the One-Euro filter needs min_cutoff_hz > 0 and beta >= 0"
+    assert str(error.value) == "beta must be a finite number 0 or more, not -1.0"
+    with pytest.raises(ValueError) as error:
+        TrackerOptions(min_cutoff_hz=float("nan"))
+    assert str(error.value) == "min_cutoff_hz must be a finite number more than 0, not nan"
 
 
 def _alpha(cutoff_hz: float, elapsed: float) -> float:

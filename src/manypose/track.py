@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .option_checks import check_number, check_switch, check_whole_number
 from .poses import Poses
 from .similarity import pose_similarity
 from .skeleton import Skeleton
@@ -38,13 +39,15 @@ class TrackerOptions:
     beta: float = 2.0                # One-Euro: how fast the smoothing lets go with speed
 
     def __post_init__(self):
-        if not 0 <= self.low_score <= self.high_score <= 1:
-            raise ValueError(f"tracker scores must satisfy 0 <= low ({self.low_score}) <= high "
-                             f"({self.high_score}) <= 1")
-        if self.confirm_frames < 1 or self.max_lost_frames < 0:
-            raise ValueError("confirm_frames must be 1 or more and max_lost_frames 0 or more")
-        if self.min_cutoff_hz <= 0 or self.beta < 0:
-            raise ValueError("the One-Euro filter needs min_cutoff_hz > 0 and beta >= 0")
+        for name in ("high_score", "low_score", "min_similarity", "min_low_similarity"):
+            check_number(name, getattr(self, name), 0, 1)
+        if self.low_score > self.high_score:
+            raise ValueError(f"low_score ({self.low_score}) must not be above high_score ({self.high_score})")
+        check_whole_number("confirm_frames", self.confirm_frames, 1)
+        check_whole_number("max_lost_frames", self.max_lost_frames, 0)
+        check_switch("smooth", self.smooth)
+        check_number("min_cutoff_hz", self.min_cutoff_hz, 0, low_open=True)
+        check_number("beta", self.beta, 0)
 
 
 class OneEuroFilter:

@@ -109,7 +109,7 @@ def test_score_threshold_and_max_detections_are_honoured():
 
 def test_codec_passes_the_heads_constants_and_the_users_options():
     head = CentersHead(COCO17, stride=8, max_people=2)
-    decoder = codec_for((head,)).decoder(DecoderOptions.from_given(score_threshold=0.5, max_detections=3))
+    decoder = codec_for((head,)).decoder(DecoderOptions.from_given(score_threshold=0.5, max_detections=3)).decode
     assert (decoder.stride, decoder.max_people, decoder.score_threshold, decoder.max_detections) == (8, 2, 0.5, 3)
     with pytest.raises(ValueError, match="centers decoder has no iou_threshold"):
         codec_for((head,)).decoder(DecoderOptions.from_given(iou_threshold=0.5))

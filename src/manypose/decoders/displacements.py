@@ -178,4 +178,5 @@ def round_half_up(value: float) -> int:
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
     """float32 scores, correctly rounded from float64."""
-    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+    with np.errstate(over="ignore"):  # exp overflowing gives the right score, 0
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)

@@ -1,12 +1,10 @@
 """Decoder options: the thresholds a user may set, their defaults in one place."""
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, fields
 from typing import Optional
 
-import numpy as np
+from ..option_checks import check_number, check_switch, check_whole_number
 
 
 @dataclass(frozen=True)
@@ -29,14 +27,9 @@ class DecoderOptions:
     def __post_init__(self):
         thresholds = ("score_threshold", "iou_threshold") + (() if self.root_threshold is None else ("root_threshold",))
         for name in thresholds:
-            value = getattr(self, name)
-            # numpy scalars are numbers too; True and False are not thresholds
-            if not _is_number(value, numbers.Real) or math.isnan(value) or not 0 <= value <= 1:
-                raise ValueError(f"{name} must be a number in [0, 1], not {value!r}")
-        if not _is_number(self.max_detections, numbers.Integral) or self.max_detections < 1:
-            raise ValueError(f"max_detections must be a whole number, 1 or more, not {self.max_detections!r}")
-        if not isinstance(self.complete_poses, (bool, np.bool_)):
-            raise ValueError(f"complete_poses must be True or False, not {self.complete_poses!r}")
+            check_number(name, getattr(self, name), 0, 1)
+        check_whole_number("max_detections", self.max_detections, 1)
+        check_switch("complete_poses", self.complete_poses)
 
     @classmethod
     def from_given(cls, **values) -> "DecoderOptions":
@@ -55,6 +48,3 @@ class DecoderOptions:
             raise ValueError(f"{method} has no {', '.join(refused)}; it honours "
                              f"{', '.join(sorted(honoured)) or 'no decoder option'}")
 
-
-def _is_number(value, kind: type) -> bool:
-    return isinstance(value, kind) and not isinstance(value, bool)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..skeleton import Skeleton
+from .finite import sigmoid
 from .nms import nms
 
 MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first
@@ -73,7 +74,3 @@ def anchor_grid(shapes, strides):
         points.append(np.stack((xs.reshape(-1), ys.reshape(-1))))
         anchor_strides.append(np.full(height * width, stride))
     return np.concatenate(points, 1).astype(np.float32), np.concatenate(anchor_strides).astype(np.float32)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))

@@ -15,6 +15,7 @@ from typing import ClassVar, Optional
 
 import numpy as np
 
+from ..decoders.finite import FiniteDecoder
 from ..decoders.options import DecoderOptions
 from ..skeleton import Skeleton
 from .training import TrainingContract
@@ -82,10 +83,11 @@ class Codec:
 
     def decoder(self, options: DecoderOptions):
         """A callable: one image's outputs (by name, batch dimension removed) -> boxes xyxy
-        (N, 4), scores (N,), keypoints (N, K, 3), in network-input pixels. Options the method
-        cannot honour are refused here, before any image is run."""
+        (N, 4), scores (N,), keypoints (N, K, 3), in network-input pixels, finite whatever the
+        outputs hold (decoders.finite). Options the method cannot honour are refused here,
+        before any image is run."""
         options.check_honoured(self.honoured_options, f"the {self.name} decoder")
-        return self._decoder(options)
+        return FiniteDecoder(self._decoder(options))
 
     def _decoder(self, options: DecoderOptions):
         raise NotImplementedError

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..decoders.finite import sigmoid
 from ..skeleton import COCO17, _one_based
 from .base import Codec, HeadMeta, edges_for_fields, register
 from .training import LossTerm, TrainingContract
@@ -163,7 +164,7 @@ def decoded_fields(raw: np.ndarray) -> np.ndarray:
     fields = raw.astype(np.float32)  # a new array: the runtime reuses its buffers
     vectors = (fields.shape[2] - 2) // 3
     end_of_vectors = 2 + 2 * vectors
-    fields[:, :, 1] = 1 / (1 + np.exp(-fields[:, :, 1]))
+    fields[:, :, 1] = sigmoid(fields[:, :, 1])
     fields[:, :, 2:end_of_vectors:2] += np.arange(fields.shape[4], dtype=np.float32)
     fields[:, :, 3:end_of_vectors:2] += np.arange(fields.shape[3], dtype=np.float32)[:, None]
     fields[:, :, end_of_vectors:] = np.logaddexp(0, fields[:, :, end_of_vectors:])
