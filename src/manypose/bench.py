@@ -11,7 +11,7 @@ class BenchmarkError(ValueError):
     pass
 
 
-def benchmark(estimator, images_dir, rounds: int = 2) -> dict:
+def benchmark(estimator, images_dir, rounds: int = 2, full_images: bool = False) -> dict:
     """Three timings over the same images, after a warm-up pass over them, in ms/image:
 
     - end to end: a pass over the folder (file to poses, as `predict` and `eval` run it, with
@@ -19,21 +19,24 @@ def benchmark(estimator, images_dir, rounds: int = 2) -> dict:
       images; the median over `rounds` passes;
     - latency: one image alone, file to poses (`estimator(path)`); the median over images;
     - network: the backend alone on one prepared input; the median over images.
+
+    `full_images`: every JPEG decoded at full size, as when results are drawn (by default
+    large ones are decoded reduced, see PoseEstimator.stream).
     """
     files, errors = expand_image_paths([images_dir])
     if errors or not files:
         raise BenchmarkError(errors[0][1] if errors else f"{images_dir}: no images")
-    for _ in estimator.stream(files):  # warm-up: backends may prepare each input shape once
+    for _ in estimator.stream(files, full_images):  # warm-up: backends may prepare each input shape once
         pass
     passes, readable = [], 0
     for _ in range(rounds):
         start = time.perf_counter()
-        readable = sum(result.error is None for result in estimator.stream(files))
+        readable = sum(result.error is None for result in estimator.stream(files, full_images))
         passes.append((time.perf_counter() - start) / max(readable, 1))
     if not readable:
         raise BenchmarkError(f"{images_dir}: no readable images")
     e2e_ms = statistics.median(passes) * 1e3
-    latency_ms = statistics.median(latencies(estimator, files, rounds)) * 1e3
+    latency_ms = statistics.median(latencies(estimator, files, rounds, full_images)) * 1e3
     network_ms = statistics.median(network_times(estimator, files, rounds)) * 1e3
     return {
         "model": estimator.name,
@@ -44,6 +47,7 @@ def benchmark(estimator, images_dir, rounds: int = 2) -> dict:
         "images": readable,
         "rounds": rounds,
         "images_in_flight": estimator.backend.parallel_runner()[1],
+        "full_images": full_images,
         "e2e_ms_median": round(e2e_ms, 2),
         "latency_ms_median": round(latency_ms, 2),
         "network_ms_median": round(network_ms, 2),
@@ -52,13 +56,13 @@ def benchmark(estimator, images_dir, rounds: int = 2) -> dict:
     }
 
 
-def latencies(estimator, files, rounds: int) -> list[float]:
+def latencies(estimator, files, rounds: int, full_images: bool) -> list[float]:
     times = []
     for _ in range(rounds):
         for path in files:
             start = time.perf_counter()
             try:
-                estimator(path)
+                estimator(read_image(path) if full_images else path)
             except ValueError:
                 continue
             times.append(time.perf_counter() - start)

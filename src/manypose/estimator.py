@@ -17,7 +17,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .config import EstimatorConfig
-from .data.images import ImageReadError, as_bgr, read_image
+from .data.images import DecodedImage, ImageReadError, as_bgr, read_reduced_image
 from .poses import Poses
 from .track import PoseTracker
 from .tta import augmented_poses
@@ -62,9 +62,9 @@ class PoseEstimator:
                 f"input={self.input_spec.size})")
 
     def __call__(self, image) -> Poses:
-        image = _as_image(image, 0)
-        blob, geometry = self.preprocess(image)
-        return self._poses(image, self.backend(blob), geometry, self.backend)
+        decoded = self._decoded(image, 0, self.decode_reduction)
+        blob, geometry = self.preprocess(decoded.pixels)
+        return self._poses(decoded, self.backend(blob), geometry, self.backend)
 
     def reconfigured(self, **changes) -> "PoseEstimator":
         """The same model and backend with other `decoder`, `tracker` or `tta` settings."""
@@ -98,15 +98,18 @@ class PoseEstimator:
                 warnings.warn(f"{tracked.error}; no people for frame {tracked.index}")
             yield tracked.poses
 
-    def stream(self, images):
+    def stream(self, images, full_images: bool = False):
         """Yield a `StreamResult` per item of `images` (paths or BGR arrays, any iterable, e.g.
         a generator of video frames), in order. A reader thread reads and prepares the next
         items while the network runs; backends that gain from it run several images at once,
-        each on a thread of its own."""
+        each on a thread of its own. A JPEG much larger than the network's input is decoded at
+        a reduced scale (its result's `image` is then None, its poses on the full picture)
+        unless `full_images` asks for every image at full size, to draw on."""
         run, parallel_images = self.backend.parallel_runner()
         finish = partial(self._finish, run=run)
+        load = partial(self._load, reduction_for=_full_size if full_images else self.decode_reduction)
         with ThreadPoolExecutor(max_workers=1) as reader:
-            loads = _submitted_ahead(reader, self._load, enumerate(images), ahead=1)
+            loads = _submitted_ahead(reader, load, enumerate(images), ahead=1)
             if parallel_images == 1:
                 # on the caller's thread: torch's convolutions run at half speed on other threads
                 yield from map(finish, loads)
@@ -115,25 +118,41 @@ class PoseEstimator:
                 for finishing in _submitted_ahead(network, finish, loads, ahead=parallel_images + 1):
                     yield finishing.result()
 
-    def _load(self, numbered):
+    def decode_reduction(self, width: int, height: int) -> int:
+        """How much smaller (1, 2, 4 or 8) a JPEG of this displayed size may be decoded and
+        still give the network, test-time scales included, every pixel it takes."""
+        return self.input_spec.decode_reduction(width, height, max(self.config.tta.scales))
+
+    def _load(self, numbered, reduction_for):
         index, item = numbered
         path = Path(item) if isinstance(item, (str, os.PathLike)) else None
         try:
-            image = _as_image(item, index)
+            decoded = self._decoded(item, index, reduction_for)
         except ImageReadError as error:
-            return StreamResult(index, path, None, None, error), None, None
-        blob, geometry = self.preprocess(image)
-        return StreamResult(index, path, image, None, None), blob, geometry
+            return StreamResult(index, path, None, None, error), None
+        image = decoded.pixels if decoded.reduction == 1 else None
+        return StreamResult(index, path, image, None, None), (decoded, *self.preprocess(decoded.pixels))
 
     def _finish(self, loading: Future, run) -> StreamResult:
-        loaded, blob, geometry = loading.result()
+        loaded, prepared = loading.result()
         if loaded.error is not None:
             return loaded
-        return loaded._replace(poses=self._poses(loaded.image, run(blob), geometry, run))
+        decoded, blob, geometry = prepared
+        return loaded._replace(poses=self._poses(decoded, run(blob), geometry, run))
 
-    def _poses(self, image: np.ndarray, outputs: dict, geometry, run) -> Poses:
+    def _poses(self, decoded: DecodedImage, outputs: dict, geometry, run) -> Poses:
+        image = decoded.pixels
         poses = self.postprocess(outputs, geometry, image.shape)
-        return augmented_poses(self, image, poses, run) if self.config.tta.active else poses
+        if self.config.tta.active:
+            poses = augmented_poses(self, image, poses, run)
+        return poses if decoded.reduction == 1 else poses.enlarged(decoded.reduction, decoded.size)
+
+    @staticmethod
+    def _decoded(item, index: int, reduction_for) -> DecodedImage:
+        if isinstance(item, (str, os.PathLike)):
+            return read_reduced_image(item, reduction_for)
+        image = as_bgr(item, source=f"frame {index}")
+        return DecodedImage(image, 1, (image.shape[1], image.shape[0]))
 
     def preprocess(self, image: np.ndarray):
         """The network input blob, and the geometry mapping between its pixels and the image's."""
@@ -153,10 +172,8 @@ class PoseEstimator:
                      self.skeleton, (width, height), self.keypoint_threshold)
 
 
-def _as_image(item, index: int) -> np.ndarray:
-    if isinstance(item, (str, os.PathLike)):
-        return read_image(item)
-    return as_bgr(item, source=f"frame {index}")
+def _full_size(width: int, height: int) -> int:
+    return 1
 
 
 def _submitted_ahead(pool: ThreadPoolExecutor, function, items, ahead: int):

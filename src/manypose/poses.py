@@ -1,7 +1,7 @@
 """The result of pose estimation on one image."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -36,6 +36,18 @@ class Poses:
     def __repr__(self) -> str:
         tracked = ", tracked" if self.track_ids is not None else ""
         return f"Poses({len(self)} people, skeleton={self.skeleton.name}, image_size={self.image_size}{tracked})"
+
+    def enlarged(self, factor: float, image_size: tuple[int, int]) -> "Poses":
+        """These poses on the same picture `factor` times larger, (width, height) `image_size`
+        (found on a reduced decoding of it), kept inside it."""
+        width, height = image_size
+        keypoints, boxes = self.keypoints.copy(), self.boxes * np.float32(factor)
+        keypoints[..., :2] *= np.float32(factor)
+        np.clip(keypoints[..., 0], 0, width, out=keypoints[..., 0])
+        np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
+        np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
+        np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+        return replace(self, keypoints=keypoints, boxes=boxes, image_size=(int(width), int(height)))
 
     def to_coco(self, image_id, category_id: int = 1) -> list[dict]:
         """COCO results format (keypoints flattened as x, y, confidence; bbox as x, y, w, h)."""

@@ -70,7 +70,7 @@ def predict_batch(estimator, batch: Batch, progress: bool = True, on_error=None)
     report = BatchReport()
     for source, message in batch.input_errors:
         _record_failure(report, source, message, on_error)
-    results = estimator.stream(batch.files)
+    results = estimator.stream(batch.files, full_images=bool(batch.overlays))
     for result in tqdm(results, total=len(batch.files), desc="predict", unit="image",
                        disable=not progress or len(batch.files) < 2):
         if result.error is not None:

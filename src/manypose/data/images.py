@@ -9,7 +9,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import cv2
 import numpy as np
@@ -35,8 +35,22 @@ ORIENTATION_TURNS = {1: (False, False, False), 2: (False, False, True), 3: (Fals
                      7: (True, True, True), 8: (True, True, False)}
 
 
+# libjpeg decodes at 1/2, 1/4 or 1/8 scale in its inverse DCT, far faster than the full image
+REDUCED_JPEG_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
 class ImageReadError(ValueError):
     """An image file is missing, unreadable, truncated or not an image."""
+
+
+class DecodedImage(NamedTuple):
+    """An image as displayed, possibly decoded at a reduced scale: `pixels` (BGR) hold one
+    pixel per `reduction` x `reduction` pixels of the full picture, whose (width, height) is
+    `size`; a point (x, y) of `pixels` is (x * reduction, y * reduction) there."""
+
+    pixels: np.ndarray
+    reduction: int
+    size: tuple[int, int]
 
 
 def read_image(path) -> np.ndarray:
@@ -44,6 +58,35 @@ def read_image(path) -> np.ndarray:
     as its EXIF orientation says it is displayed: results on it are in the picture people see."""
     image, orientation = read_stored_image(path)
     return apply_orientation(image, orientation)
+
+
+def read_reduced_image(path, reduction_for) -> DecodedImage:
+    """An image file as displayed, a JPEG decoded at the largest reduction `reduction_for(width,
+    height)` allows for its displayed size (1, 2, 4 or 8; 1 for other formats), its EXIF
+    orientation applied to the reduced pixels."""
+    path = Path(path)
+    data = read_image_bytes(path)
+    stored = declared_size(data) if data.startswith(JPEG_START) else None
+    orientation = exif_orientation(data)
+    if stored is not None and stored[0] > 0 and stored[1] > 0:
+        size = stored[::-1] if ORIENTATION_TURNS[orientation][0] else stored
+        reduction = reduction_for(*size)
+        if reduction in REDUCED_JPEG_FLAGS:
+            _check_before_decoding(path, data)
+            pixels = _decoded_telling(path, data, REDUCED_JPEG_FLAGS[reduction] | cv2.IMREAD_IGNORE_ORIENTATION)
+            expected = tuple(-(-side // reduction) for side in stored)  # libjpeg rounds up
+            if pixels is not None and (pixels.shape[1], pixels.shape[0]) == expected:
+                return DecodedImage(apply_orientation(pixels, orientation), reduction, tuple(size))
+    image = apply_orientation(_stored_pixels(path, data), orientation)
+    return DecodedImage(image, 1, (image.shape[1], image.shape[0]))
+
+
+def _decoded_telling(path: Path, data: bytes, flags: int):
+    """cv2.imdecode's image or None, what the codec libraries said as warnings naming the file."""
+    image, noise = decode_quietly(data, flags)
+    for line in noise:
+        warnings.warn(f"{path}: {line.rstrip('.')} (the image was decoded all the same)", stacklevel=4)
+    return image
 
 
 def read_annotated_image(path, annotated_size) -> np.ndarray:
@@ -66,19 +109,25 @@ def read_stored_image(path) -> tuple[np.ndarray, int]:
     """An image file's pixels as stored, as 8-bit BGR, and its EXIF orientation (1: as stored)."""
     path = Path(path)
     data = read_image_bytes(path)
-    if data.startswith(JPEG_START) and JPEG_END not in data[-4096:]:
-        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
-    check_declared_size(path, data)
-    image, noise = decode_quietly(data)
-    for line in noise:
-        warnings.warn(f"{path}: {line.rstrip('.')} (the image was decoded all the same)", stacklevel=3)
+    return _stored_pixels(path, data), exif_orientation(data)
+
+
+def _stored_pixels(path: Path, data: bytes) -> np.ndarray:
+    _check_before_decoding(path, data)
+    image = _decoded_telling(path, data, STORED_PIXELS)
     if image is None and path.suffix.lower() in VIDEO_SUFFIXES:
         raise ImageReadError(f"{path}: a video, not an image (prediction here takes still images; "
                              "pass its frames as arrays to estimator.stream)")
     if image is None:
         raise ImageReadError(f"{path}: not an image, or a corrupt one (cannot decode; "
                              "OpenCV also refuses images over 2^30 pixels)")
-    return as_bgr(image, source=str(path)), exif_orientation(data)
+    return as_bgr(image, source=str(path))
+
+
+def _check_before_decoding(path: Path, data: bytes) -> None:
+    if data.startswith(JPEG_START) and JPEG_END not in data[-4096:]:
+        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
+    check_declared_size(path, data)
 
 
 def read_image_bytes(path: Path) -> bytes:
@@ -175,18 +224,18 @@ def _tiff_orientation(exif: bytes) -> int:
     return 1
 
 
-def decode_quietly(data: bytes):
-    """cv2.imdecode of the pixels as stored, with what the codec libraries print on the
+def decode_quietly(data: bytes, flags: int = STORED_PIXELS):
+    """cv2.imdecode (by default of the pixels as stored), with what the codec libraries print on the
     process's stderr (libjpeg's "Corrupt JPEG data: ...", libpng's warnings) captured: (image or
     None, their lines). Other text written to stderr meanwhile is passed on."""
     if not hasattr(os, "dup2") or sys.stderr is None:
-        return _decoded(data), []
+        return _decoded(data, flags), []
     with _STDERR_CAPTURE, tempfile.TemporaryFile() as captured:
         sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
-            image = _decoded(data)
+            image = _decoded(data, flags)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -199,11 +248,11 @@ def decode_quietly(data: bytes):
     return image, noise
 
 
-def _decoded(data: bytes):
+def _decoded(data: bytes, flags: int):
     """cv2.imdecode, None where it cannot decode, also where OpenCV raises instead (a width or
     height over its own limits, under our pixel cap)."""
     try:
-        return cv2.imdecode(np.frombuffer(data, np.uint8), STORED_PIXELS)
+        return cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error:
         return None
 

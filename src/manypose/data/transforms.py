@@ -246,6 +246,20 @@ class InputSpec:
             raise ValueError(f"input size {size} is not {kind} {self.stride} (try {nearest})")
         return replace(self, size=int(size))
 
+    def decode_reduction(self, width: int, height: int, enlargement: float = 1.0) -> int:
+        """The largest JPEG decoding reduction (1, 2, 4 or 8) that leaves an image of this size
+        at least the pixels the input takes from it, `enlargement` times this input (test-time
+        scales): the network sees the same picture, filtered by the decoder instead of the resize.
+        Always 1 for tf_legacy inputs: they reproduce the original's resize of the whole image."""
+        if self.interpolation == "tf_legacy":
+            return 1
+        if self.resize == "stretch":
+            kept = max(self.size[0] / width, self.size[1] / height)
+        else:
+            kept = min(self.size / width, self.size / height)
+        kept *= enlargement
+        return next((reduction for reduction in (8, 4, 2) if reduction * kept <= 1), 1)
+
     def prepare(self, image: np.ndarray, minimal_padding: bool = True):
         """The float32 (1, 3, H, W) blob for a BGR image, and the geometry mapping between the
         image's and the network input's pixels. Without minimal padding (or on a square input) a

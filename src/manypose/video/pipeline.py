@@ -51,9 +51,10 @@ def as_frames(items: Iterable, fps: float) -> Iterator[Frame]:
         yield item if isinstance(item, Frame) else Frame(index, index / fps, item)
 
 
-def tracked_frames(estimator, frames: Iterable[Frame], tracker=None) -> Iterator[TrackedFrame]:
+def tracked_frames(estimator, frames: Iterable[Frame], tracker=None, full_images: bool = False) -> Iterator[TrackedFrame]:
     """The estimator's poses of each frame, in order, through `tracker.update` when given.
-    Frames that cannot be read give no people and their error, and leave the tracker as it was."""
+    Frames that cannot be read give no people and their error, and leave the tracker as it was.
+    Large image files are decoded reduced (no picture to draw on) unless `full_images`."""
     waiting = deque()
 
     def images():
@@ -61,7 +62,7 @@ def tracked_frames(estimator, frames: Iterable[Frame], tracker=None) -> Iterator
             waiting.append(frame)
             yield UNREADABLE if frame.error else frame.image
 
-    for result in estimator.stream(images()):
+    for result in estimator.stream(images(), full_images):
         frame = waiting.popleft()
         error = frame.error or (str(result.error) if result.error else None)
         if error:
@@ -195,7 +196,8 @@ def run_video(estimator, source: FrameSource, frame_range: FrameRange = FrameRan
     frames = read_ahead(source.frames(frame_range))
     if track:
         estimator = estimator.for_tracking()
-    results = tracked_frames(estimator, frames, estimator.new_tracker() if track else None)
+    results = tracked_frames(estimator, frames, estimator.new_tracker() if track else None,
+                             full_images=bool(outputs.video) or show)
     bar = tqdm(total=frame_range.expected(source.frame_count, source.fps), unit="frame",
                desc=source.description[-40:], disable=not progress, dynamic_ncols=True)
     started = time.perf_counter()
