@@ -17,6 +17,27 @@ TRAIN_IMAGES = COCO_MINI / "train2017"
 MODELS = SHARED / "models"
 YOLO11N_POSE_CHECKPOINT = MODELS / "yolo11n-pose.pt"
 PEERS_PYTHON = Path("/tmp/manypose-peers/venv/bin/python")  # built by ../shared/peers/setup_peers.sh
+# Ultralytics' pipeline timed in its own interpreter: argv checkpoint, folder of JPEGs, rounds;
+# prints its end to end (a pass over the folder) and latency (one image), ms/image, as JSON
+ULTRALYTICS_TIMER = r"""
+import glob, json, statistics, sys, time
+from ultralytics import YOLO
+images = sorted(glob.glob(sys.argv[2] + "/*.jpg"))
+model = YOLO(sys.argv[1])
+for path in images[:3]:
+    model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)
+times, passes = [], []
+for _ in range(int(sys.argv[3])):
+    pass_start = time.perf_counter()
+    for path in images:
+        start = time.perf_counter()
+        result = model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)
+        result[0].keypoints.data.cpu().numpy()
+        times.append(time.perf_counter() - start)
+    passes.append((time.perf_counter() - pass_start) / len(images))
+print(json.dumps({"e2e_ms_median": statistics.median(passes) * 1e3, "latency_ms_median": statistics.median(times) * 1e3,
+                  "images": len(images)}))
+"""
 
 
 def benchmark_parser(doc: str) -> argparse.ArgumentParser:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import (TRAIN_ANNOTATIONS, TRAIN_IMAGES, VAL_ANNOTATIONS, VAL_IMAGES, add_peer_arguments, benchmark_parser,
-                    last_line_json)
+from common import (TRAIN_ANNOTATIONS, TRAIN_IMAGES, ULTRALYTICS_TIMER, VAL_ANNOTATIONS, VAL_IMAGES, add_peer_arguments,
+                    benchmark_parser, last_line_json)
 from tqdm import tqdm
 
 import manypose
@@ -30,25 +30,6 @@ from manypose.evaluate import coco_keypoint_stats, load_coco
 
 SIZES = {"12MP": 4032, "48MP": 8064}  # long side
 EVAL_SCORE = 0.01  # manypose eval's score threshold
-ULTRALYTICS = r"""
-import glob, json, statistics, sys, time
-from ultralytics import YOLO
-images = sorted(glob.glob(sys.argv[2] + "/*.jpg"))
-model = YOLO(sys.argv[1])
-for path in images[:2]:
-    model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)
-times, passes = [], []
-for _ in range(int(sys.argv[3])):
-    pass_start = time.perf_counter()
-    for path in images:
-        start = time.perf_counter()
-        model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)[0].keypoints.data.numpy()
-        times.append(time.perf_counter() - start)
-    passes.append((time.perf_counter() - pass_start) / len(images))
-print(json.dumps({"e2e_ms_median": statistics.median(passes) * 1e3, "latency_ms_median": statistics.median(times) * 1e3}))
-"""
-
-
 def enlarged_set(cache: Path, label: str, long_side: int, files: list[Path]) -> Path:
     """The files enlarged (cubic) to `long_side`, as JPEGs of quality 92, made once; with
     `long_side` 0, links to the files as they are."""
@@ -105,7 +86,7 @@ def scored_ap(estimator, coco, folder: Path) -> dict:
 def ultralytics_speed(args, folder: Path) -> dict | None:
     if not args.peer_python.exists():
         return None
-    done = subprocess.run([str(args.peer_python), "-c", ULTRALYTICS, str(args.weights), str(folder), str(args.rounds)],
+    done = subprocess.run([str(args.peer_python), "-c", ULTRALYTICS_TIMER, str(args.weights), str(folder), str(args.rounds)],
                           capture_output=True, text=True)
     if done.returncode:
         print(f"Ultralytics failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)

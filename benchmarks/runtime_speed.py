@@ -12,30 +12,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from common import add_stats_output_argument, benchmark_parser, last_line_json, write_stats_output
+from common import ULTRALYTICS_TIMER, add_stats_output_argument, benchmark_parser, last_line_json, write_stats_output
 
 import manypose
 from manypose.bench import benchmark
-
-ULTRALYTICS_TIMER = r"""
-import glob, json, statistics, sys, time
-from ultralytics import YOLO
-images = sorted(glob.glob(sys.argv[2] + "/*.jpg"))
-model = YOLO(sys.argv[1])
-for path in images[:3]:
-    model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)
-times, passes = [], []
-for _ in range(int(sys.argv[3])):
-    pass_start = time.perf_counter()
-    for path in images:
-        start = time.perf_counter()
-        result = model.predict(path, imgsz=640, conf=0.25, device="cpu", verbose=False)
-        result[0].keypoints.data.cpu().numpy()
-        times.append(time.perf_counter() - start)
-    passes.append((time.perf_counter() - pass_start) / len(images))
-print(json.dumps({"e2e_ms_median": statistics.median(passes) * 1e3, "latency_ms_median": statistics.median(times) * 1e3,
-                  "images": len(images)}))
-"""
 
 CONFIGURATIONS = (("torch fp32", {"backend": "torch"}),
                   ("onnxruntime fp32", {"backend": "onnxruntime"}),
