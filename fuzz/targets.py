@@ -85,7 +85,7 @@ def fuzz_modelfile(data: bytes) -> None:
 
 
 def fuzz_images(data: bytes) -> None:
-    from manypose.data.images import ImageReadError, read_annotated_image, read_image
+    from manypose.data.images import ImageReadError, read_annotated_image, read_image, read_reduced_image
 
     path = _fresh_folder() / "image.jpg"  # the suffix is a name only: OpenCV reads the content
     path.write_bytes(data)
@@ -94,6 +94,7 @@ def fuzz_images(data: bytes) -> None:
         try:
             read_image(path)
             read_annotated_image(path, (16, 24))
+            read_reduced_image(path, lambda width, height: 8 if width * height > 4096 else 2)
         except ImageReadError:
             pass
 
