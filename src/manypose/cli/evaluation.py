@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from .options import EXIT_FAILURES, add_model_options, estimator_from_args, model_inputs
 
@@ -21,6 +22,9 @@ def add(commands) -> None:
     p.add_argument("--stats-output", metavar="FILE",
                    help="write the stats as JSON (AP, AP50, AP75, APm, APl, AR, images, seconds_per_image); "
                         "never over an input")
+    p.add_argument("--analyze", metavar="DIR",
+                   help="then analyse why the model misses (as `manypose analyze`), the report in DIR; the "
+                        "predictions go to DIR/predictions.json unless --json-output names a file")
     p.set_defaults(run=run)
 
 
@@ -30,17 +34,27 @@ def run(args) -> int:
     from ..run_plan import image_folder_inputs, refuse_overwriting_inputs
 
     read = [("the annotations", args.annotations)] + image_folder_inputs(args.images, "the image folder", "the image")
+    predictions = args.json_output or (str(Path(args.analyze) / "predictions.json") if args.analyze else None)
     refuse_overwriting_inputs(read + model_inputs(args.model, args.calibration_images),
-                              files=[("the predictions", args.json_output), ("the stats", args.stats_output)])
-    for path, what in ((args.json_output, "the predictions"), (args.stats_output, "the stats")):
+                              files=[("the predictions", predictions), ("the stats", args.stats_output)],
+                              folders=[("the report folder", args.analyze)])
+    if args.analyze:
+        Path(args.analyze).mkdir(parents=True, exist_ok=True)
+    for path, what in ((predictions, "the predictions"), (args.stats_output, "the stats")):
         if path:
             check_writable(path, what)
     stats, summary, failures = evaluate(estimator_from_args(args), args.annotations, args.images,
-                                        args.json_output, args.stats_output, progress=not args.quiet)
+                                        predictions, args.stats_output, progress=not args.quiet)
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
     print(summary, end="")
     print(f"AP {stats['AP']:.3f} on {stats['images']} images, "
           f"{stats['seconds_per_image'] * 1000:.1f} ms/image ({stats['model']}, {stats['backend']} "
           f"{'INT8' if stats['int8'] else stats['precision']})")
+    if args.analyze and not failures:
+        from ..analysis.run import analyze
+        from .analyze import print_summary
+
+        print_summary(analyze(args.annotations, predictions, args.analyze, args.images, progress=not args.quiet),
+                      args.analyze)
     return EXIT_FAILURES if failures else 0
