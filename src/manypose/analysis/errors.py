@@ -106,10 +106,13 @@ def corrected_keypoints(images: list[ImageData], judgements, kinds) -> list[np.n
 
 def optimal_scores(images: list[ImageData], keypoints: list[np.ndarray], sigmas) -> list[np.ndarray]:
     """Scores as the paper makes them optimal: each detection's best OKS with a person of its
-    image, then lowered by soft NMS against better ones (Gaussian, on OKS between detections)."""
+    image (crowds and people without keypoints left out), then lowered by soft NMS against
+    better ones (Gaussian, on OKS between detections)."""
     scores = []
     for image, points in zip(images, keypoints):
-        best = oks_matrix(points, image, sigmas).max(1) if len(image.gt_ids) else np.zeros(len(points))
+        counted = ~image.gt_ignore  # crowds and people without keypoints are nobody to find
+        oks = oks_matrix(points, image, sigmas)[:, counted]
+        best = oks.max(1) if oks.shape[1] else np.zeros(len(points))
         scores.append(_soft_nms(points, best, sigmas))
     return scores
 
