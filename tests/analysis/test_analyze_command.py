@@ -77,3 +77,26 @@ def test_eval_analyze_runs_the_model_and_reports_on_its_results(few_images, tmp_
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert summary["AP"]["AP"] == pytest.approx(stats["AP"], abs=1e-6)
     assert (output / "predictions.json").exists() and "report:" in capsys.readouterr().out
+
+
+def test_crowdpose_files_are_analysed_with_its_keypoints_and_protocol(tmp_path):
+    from manypose.evaluate import crowdpose_stats
+    from manypose.skeleton import CROWDPOSE14
+
+    path = shared_path("data/samples/crowdpose/test_crowdpose.json")
+    rng = np.random.default_rng(1)
+    results = []
+    for annotation in json.loads(path.read_text())["annotations"]:
+        if annotation["iscrowd"] or not annotation["num_keypoints"]:
+            continue
+        keypoints = np.asarray(annotation["keypoints"], float).reshape(-1, 3)
+        keypoints[:, :2] += rng.normal(0, 6, (len(keypoints), 2))
+        results.append({"image_id": annotation["image_id"], "category_id": 1, "bbox": annotation["bbox"],
+                        "keypoints": keypoints.ravel().tolist(), "score": float(rng.uniform(0.5, 1))})
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    assert main(["analyze", "--annotations", str(path), "--predictions", str(tmp_path / "results.json"),
+                 "--output", str(tmp_path / "report"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    expected, _ = crowdpose_stats(load_coco(path), results, CROWDPOSE14.sigmas)
+    assert summary["skeleton"] == CROWDPOSE14.name and len(summary["keypoint_errors"]["per_keypoint"]) == 14
+    assert summary["AP"]["AP"] == pytest.approx(expected["AP"], abs=1e-6)

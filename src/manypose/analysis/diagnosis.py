@@ -69,23 +69,28 @@ def _similarity(judgements, skeleton: Skeleton) -> dict:
 def _background(images, matches, threshold: int) -> dict:
     """People never found and detections of nobody, at OKS BACKGROUND_OKS after the keypoint and
     score corrections (what is left is not a localization error)."""
-    missed_areas, missed_visible, false_scores = [], [], []
+    missed_areas, missed_visible, false_scores, false_areas = [], [], [], []
     for image, m in zip(images, matches):
         missed = ~m.gt_ignore[threshold] & (m.gt_match[threshold] < 0)
         missed_areas += image.gt_areas[missed].tolist()
         missed_visible += (image.gt_keypoints[missed, :, 2] > 0).sum(1).tolist()
         unmatched = (m.dt_match[threshold] < 0) & ~m.dt_ignore[threshold]
         false_scores += image.dt_scores[unmatched].tolist()
+        false_areas += image.dt_areas[unmatched].tolist()
     areas, visible = np.array(missed_areas), np.array(missed_visible)
     return {"oks": BACKGROUND_OKS,
             "false_negatives": {
                 "total": len(areas),
-                "by_size": {name: int(((areas >= low) & (areas < high)).sum()) for name, (low, high) in SIZES.items()},
+                "by_size": _by_size(areas),
                 "by_visible_keypoints": {name: int(((visible >= low) & (visible <= high)).sum())
                                          for name, (low, high) in VISIBLE_GROUPS.items()}},
-            "false_positives": {"total": len(false_scores), "by_score": {
+            "false_positives": {"total": len(false_scores), "by_size": _by_size(np.array(false_areas)), "by_score": {
                 "bins": SCORE_BINS.round(3).tolist(),
                 "counts": np.histogram(np.clip(false_scores, 0, 1), SCORE_BINS)[0].tolist()}}}
+
+
+def _by_size(areas: np.ndarray) -> dict:
+    return {name: int(((areas >= low) & (areas < high)).sum()) for name, (low, high) in SIZES.items()}
 
 
 def _curves(precision: dict) -> dict:
