@@ -240,8 +240,8 @@ def test_a_write_that_raises_leaves_no_temporary(tmp_path):
     assert names(tmp_path) == []
 
 
-def test_the_data_is_flushed_and_synced_before_it_is_published(tmp_path, monkeypatch):
-    # what a crash right after the rename would find on disk must be the whole file
+def recorded_syncs_and_renames(monkeypatch) -> list:
+    """(fsync, inode, size) and (replace, inode of the source, None), in the order they happen."""
     events, real_fsync, real_replace = [], os.fsync, os.replace
 
     def fsync(fd):
@@ -254,9 +254,25 @@ def test_the_data_is_flushed_and_synced_before_it_is_published(tmp_path, monkeyp
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+def test_the_data_is_flushed_and_synced_before_it_is_published(tmp_path, monkeypatch):
+    # what a crash right after the rename would find on disk must be the whole file
+    events = recorded_syncs_and_renames(monkeypatch)
     atomic_write_bytes(tmp_path / "out.bin", b"x" * 1000)  # less than Python's buffer holds unflushed
     published = (tmp_path / "out.bin").stat().st_ino
     assert events == [("fsync", published, 1000), ("replace", published, None)]
+
+
+def test_a_long_run_is_synced_before_it_appears(tmp_path, monkeypatch):
+    # videos and JSON Lines logs publish the same way: a crash leaves the whole run or none
+    grown = GrowingFile(tmp_path / "log.jsonl", "the test output")
+    grown.path.write_text("a whole run\n")
+    events = recorded_syncs_and_renames(monkeypatch)
+    grown.publish()
+    published = (tmp_path / "log.jsonl").stat().st_ino
+    assert events == [("fsync", published, 12), ("replace", published, None)]
 
 
 def test_a_growing_file_appears_only_when_published_and_a_discarded_one_leaves_nothing(tmp_path):

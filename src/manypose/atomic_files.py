@@ -30,8 +30,6 @@ def atomic_write_bytes(path, data: bytes) -> None:
         with temporary_sibling(target) as tmp:
             with open(tmp, "wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
             publish(tmp, target)
     except OSError as error:  # name the user's path, not the temporary file
         raise OSError(f"{path}: cannot write ({error.strerror or error})") from None
@@ -124,9 +122,20 @@ class GrowingFile:
 
 
 def publish(tmp, path) -> None:
-    """Move a finished temporary file into place with the usual file mode (mkstemp's is private)."""
+    """Move a finished temporary file into place with the usual file mode (mkstemp's is
+    private), its data on disk first: after a crash the name holds the old file or the new one,
+    never a part of it (long runs and exports publish through here too)."""
+    _sync(tmp)
     os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def _sync(path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def atomic_write_text(path, text: str) -> None:
