@@ -8,12 +8,15 @@ import json
 import os
 import socket
 import stat
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
 from manypose import atomic_files
-from manypose.atomic_files import GrowingFile, atomic_write_bytes, atomic_write_text
+from manypose.atomic_files import (GrowingFile, atomic_write_bytes, atomic_write_text, check_writable,
+                                   check_writable_folder)
 from manypose.video.writers import JsonLinesWriter
 
 UMASKS = [0o022, 0o077, 0o002]
@@ -296,3 +299,75 @@ def test_publish_gives_the_usual_mode_to_any_temporary(tmp_path, umask):
         atomic_files.publish(tmp, tmp_path / "model.onnx")
     assert mode_of(tmp_path / "model.onnx") == plain_open_mode(tmp_path / "reference")
     assert names(tmp_path) == ["model.onnx", "reference"]
+
+
+def test_dash_writes_to_standard_output(capfdbinary):
+    atomic_write_bytes("-", b"poses\n")
+    assert capfdbinary.readouterr().out == b"poses\n"
+
+
+def test_outputs_in_missing_folders_are_written_with_their_folders(tmp_path):
+    check_writable(tmp_path / "a" / "b" / "out.json", "the JSON output")  # nothing made yet
+    atomic_write_text(tmp_path / "a" / "b" / "out.json", "{}")
+    assert (tmp_path / "a" / "b" / "out.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o755], ids=["plain", "executable"])
+def test_a_file_where_a_folder_should_be_is_refused_naming_the_output(tmp_path, mode):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    blocker.chmod(mode)
+    for write, what in ((lambda: atomic_write_bytes(blocker / "out.json", b"x"), "the file"),
+                        (lambda: GrowingFile(blocker / "run.jsonl", "the JSON Lines log"), "the JSON Lines log"),
+                        (lambda: check_writable_folder(blocker / "drawn", "the drawn images"), "the drawn images")):
+        with pytest.raises(OSError) as error:
+            write()
+        assert f"cannot write {what} there" in str(error.value)
+    assert blocker.read_text() == "a file, not a folder"
+
+
+def test_a_folder_the_user_may_not_write_is_refused(tmp_path, monkeypatch):
+    # tests run as root here, so permission is denied through os.access, as for a normal user
+    monkeypatch.setattr(os, "access", lambda path, mode: not mode & os.W_OK)
+    with pytest.raises(OSError, match="no permission"):
+        check_writable(tmp_path / "out.json", "the JSON output")
+
+
+def test_a_file_given_as_output_folder_is_refused(tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    with pytest.raises(OSError, match="is a file; the drawn images needs a folder"):
+        check_writable_folder(tmp_path / "taken", "the drawn images")
+    check_writable_folder(tmp_path / "new" / "folder", "the drawn images")
+
+
+def test_a_failed_rename_says_why_in_words(tmp_path, monkeypatch):
+    def refuse(source, destination):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError) as error:
+        atomic_write_bytes(tmp_path / "out.json", b"x")
+    assert str(error.value) == f"{tmp_path / 'out.json'}: cannot write (Permission denied)"
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm here")
+def test_a_link_into_dev_is_written_in_place_not_replaced(tmp_path):
+    # /dev/stdout, /proc/self/fd/N and their like are files the shell holds open: never replaced
+    descriptor, name = tempfile.mkstemp(dir="/dev/shm")
+    os.close(descriptor)
+    target = Path(name)
+    try:
+        (tmp_path / "link").symlink_to(target)
+        inode = target.stat().st_ino
+        atomic_write_bytes(tmp_path / "link", b"through")
+        assert target.read_bytes() == b"through" and target.stat().st_ino == inode
+    finally:
+        target.unlink()
+
+
+def test_discarding_a_run_whose_file_is_already_gone_is_quiet(tmp_path):
+    grown = GrowingFile(tmp_path / "video.mp4", "the video")
+    grown.path.write_bytes(b"frames")
+    grown.path.unlink()
+    grown.discard()
+    assert names(tmp_path) == []

@@ -112,3 +112,13 @@ def test_smoothing_is_applied_exactly_when_asked(smooth):
     tracker = PoseTracker(COCO17, TrackerOptions(smooth=smooth))
     unchanged = [np.array_equal(tracker.update(poses, time).keypoints, poses.keypoints) for time, poses in frames]
     assert unchanged == [True] + [not smooth] * 5
+
+
+@pytest.mark.parametrize("name, value", [("high_score", 1.5), ("low_score", -0.5), ("min_similarity", 2.0),
+                                         ("min_low_similarity", float("nan")), ("confirm_frames", 0),
+                                         ("max_lost_frames", -1), ("smooth", "yes"), ("min_cutoff_hz", 0.0),
+                                         ("beta", -1.0)])
+def test_a_refused_option_is_named_in_its_message(name, value):
+    with pytest.raises(ValueError) as error:
+        TrackerOptions(**{name: value})
+    assert str(error.value).startswith(f"{name} must be ")
