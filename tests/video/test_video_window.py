@@ -5,6 +5,9 @@ OpenCV's window functions are replaced by a stand-in for an OpenCV built with a 
 machines have none and no screen)."""
 from __future__ import annotations
 
+import threading
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -106,3 +109,24 @@ def test_the_window_shows_large_files_at_full_size_also_without_a_video(screen, 
     report = run_video(estimator, open_source(large_jpegs), track=False, show=True, progress=False)
     assert report.frames == len(screen.shown) == 2
     assert all(shown.shape == (1200, 1600, 3) for _, shown in screen.shown)
+
+
+def test_an_unreadable_frame_repeats_the_last_picture_even_while_the_writer_lags(screen, videos, monkeypatch):
+    # the picture shown for an unreadable frame was the writer thread's last, which may be older
+    writes = Outputs.write
+    started = threading.Event()
+
+    def lagging(self, tracked, picture=None):
+        if started.is_set():
+            time.sleep(0.3)  # the writer falls behind the frames being shown
+        started.set()
+        writes(self, tracked, picture)
+
+    monkeypatch.setattr(Outputs, "write", lagging)
+    first, second = picture(1, 40), picture(2, 120)
+    source = FakeSource(frames_at(10, first, second, None, errors={2}))
+    run_video(FakeEstimator(), source, track=False, outputs=Outputs("out.mp4", fps=10), show=True, progress=False,
+              on_error=lambda message: None)
+    shown = [image for _, image in screen.shown]
+    np.testing.assert_array_equal(shown[-1], drawn(second))
+    np.testing.assert_array_equal(videos[0].pictures[-1], drawn(second))

@@ -140,7 +140,7 @@ class Outputs:
         self.json = JsonLinesWriter(json_path) if json_path else None
         self.size = size
         self.previous: Optional[np.ndarray] = None
-        self.blanks = 0  # unreadable frames before the first picture, written once its size is known
+        self.blanks: list[float] = []  # times of the unreadable frames before the first picture, written once its size is known
 
     def drawn(self, tracked: TrackedFrame) -> Optional[np.ndarray]:
         if tracked.image is None:
@@ -155,13 +155,13 @@ class Outputs:
 
     def _write_picture(self, tracked: TrackedFrame, picture: Optional[np.ndarray]) -> None:
         if picture is None and self.size is None:
-            self.blanks += 1
+            self.blanks.append(tracked.timestamp)
             return
         if picture is None:
             picture = np.zeros((self.size[1], self.size[0], 3), np.uint8)
-        for _ in range(self.blanks):
-            self.video.write(np.zeros_like(picture), tracked.timestamp)
-        self.blanks = 0
+        for timestamp in self.blanks:  # each black frame at its own time: the video keeps the source's timing
+            self.video.write(np.zeros_like(picture), timestamp)
+        self.blanks = []
         self.video.write(picture, tracked.timestamp)
         self.previous = picture
 
@@ -219,12 +219,14 @@ def run_video(estimator, source: FrameSource, frame_range: FrameRange = FrameRan
 def _write_all(results, outputs: Outputs, writer: ThreadPoolExecutor, report: VideoReport, bar,
                show: bool, on_error) -> None:
     """Hand each finished frame to the writer thread, until the end or the user quits the window."""
-    pending = deque()
+    pending, shown = deque(), None
     try:
         for tracked in results:
             if tracked.error:
                 on_error(f"{tracked.error}; skipped")
-            picture = outputs.drawn(tracked) if show else None
+            # shown: the last picture drawn here (the writer thread's may lag behind)
+            picture = (shown if tracked.image is None else outputs.drawn(tracked)) if show else None
+            shown = picture
             pending.append(writer.submit(outputs.write, tracked, picture))
             report.add(tracked)
             bar.update()
