@@ -1,6 +1,6 @@
 """File output that never loses data: a crash or a full disk never leaves a half-written file
-behind, and what is not a regular file (a symlink, a FIFO, a device, `-` for stdout) is
-written through rather than replaced."""
+behind. A symlink stays a symlink (its target is replaced by the new file); what is not a
+regular file (a FIFO, a device, `-` for stdout) is written through rather than replaced."""
 from __future__ import annotations
 
 import contextlib
