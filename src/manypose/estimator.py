@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import EstimatorConfig
 from .data.images import DecodedImage, ImageReadError, as_bgr, read_reduced_image
-from .poses import Poses
+from .poses import Poses, clip_into_image
 from .track import PoseTracker
 from .tta import augmented_poses
 
@@ -164,10 +164,7 @@ class PoseEstimator:
         boxes, scores, keypoints = self.decoder({name: value[0] for name, value in outputs.items()})
         boxes = geometry.to_original(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
         geometry.to_original(keypoints)
-        np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
-        np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
-        np.clip(keypoints[..., 0], 0, width, out=keypoints[..., 0])
-        np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
+        clip_into_image(keypoints, boxes, width, height)
         return Poses(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
                      self.skeleton, (width, height), self.keypoint_threshold)
 

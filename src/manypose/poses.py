@@ -43,10 +43,7 @@ class Poses:
         width, height = image_size
         keypoints, boxes = self.keypoints.copy(), self.boxes * np.float32(factor)
         keypoints[..., :2] *= np.float32(factor)
-        np.clip(keypoints[..., 0], 0, width, out=keypoints[..., 0])
-        np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
-        np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
-        np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+        clip_into_image(keypoints, boxes, width, height)
         return replace(self, keypoints=keypoints, boxes=boxes, image_size=(int(width), int(height)))
 
     def to_coco(self, image_id, category_id: int = 1) -> list[dict]:
@@ -82,3 +79,11 @@ class Poses:
 
         threshold = self.keypoint_threshold if keypoint_threshold is None else keypoint_threshold
         return draw_poses(image.copy(), self, threshold, boxes)
+
+
+def clip_into_image(keypoints: np.ndarray, boxes: np.ndarray, width: float, height: float) -> None:
+    """Keypoints (N, K, 2+) and boxes xyxy (N, 4) moved, in place, inside a width x height image."""
+    np.clip(keypoints[..., 0], 0, width, out=keypoints[..., 0])
+    np.clip(keypoints[..., 1], 0, height, out=keypoints[..., 1])
+    np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
+    np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
