@@ -148,11 +148,12 @@ def _crowd_ap(coco, results, sigmas, image_ids) -> dict:
         evaluation.accumulate()
     precision = evaluation.eval["precision"][:, :, 0, 0, 0]  # thresholds x recall points
     recall = evaluation.eval["recall"][:, 0, 0, 0]
-    return {"AP": _mean_valid(precision), "AP50": _mean_valid(precision[0]), "AP75": _mean_valid(precision[5]),
-            "AR": _mean_valid(recall), "AR50": _mean_valid(recall[:1]), "AR75": _mean_valid(recall[5:6])}
+    return {"AP": mean_valid(precision), "AP50": mean_valid(precision[0]), "AP75": mean_valid(precision[5]),
+            "AR": mean_valid(recall), "AR50": mean_valid(recall[:1]), "AR75": mean_valid(recall[5:6])}
 
 
-def _mean_valid(values) -> float:
+def mean_valid(values) -> float:
+    """The mean of pycocotools' precision or recall entries, leaving out -1 (no data); -1 if none."""
     values = np.asarray(values)
     valid = values[values > -1]
     return float(valid.mean()) if valid.size else -1.0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from manypose.analysis.errors import (GOOD_KS, JITTER_KS, KINDS, _soft_nms, ap_by_step, judge_keypoints)
-from manypose.analysis.evaluation import ImageData
+from manypose.analysis.evaluation import ImageData, evaluate
 from manypose.skeleton import COCO17
 
 SIGMAS = np.array(COCO17.sigmas)
@@ -107,7 +107,7 @@ def test_each_correction_helps_and_without_background_errors_ap_is_whole():
     detection[NOSE, 0] += shifted_to(0.7, SIGMAS[NOSE])
     image = image_of([person(0), person(300)], [person(600), detection], scores=[0.9, 0.8])
     judgements = judge_keypoints([image], SIGMAS, FLIP)
-    tables, _ = ap_by_step([image], judgements, SIGMAS)
+    tables, _ = ap_by_step([image], judgements, SIGMAS, evaluate([image], SIGMAS)[0])
     steps = [values["AP"] for values in tables["all"].values()]
     assert steps == sorted(steps), "no correction lowers AP"
     assert steps[0] < steps[1], "correcting the miss raises AP"

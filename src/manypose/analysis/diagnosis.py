@@ -6,7 +6,7 @@ import numpy as np
 
 from ..skeleton import Skeleton
 from .errors import CORRECTED, KINDS, ap_by_step, judge_keypoints
-from .evaluation import AREA_RANGES, OKS_THRESHOLDS, RECALL_POINTS, evaluate, images_from_coco, summary_stats
+from .evaluation import RECALL_POINTS, evaluate, images_from_coco, summary_stats, threshold_row
 
 SIMILARITY_BINS = np.linspace(0.0, 1.0, 11)
 SCORE_BINS = np.linspace(0.0, 1.0, 11)
@@ -27,8 +27,8 @@ def diagnose(coco, results: list[dict], skeleton: Skeleton, progress=None) -> di
     say("judging keypoints")
     judgements = judge_keypoints(images, sigmas, skeleton.flip)
     say("correcting errors")
-    error_ap, corrected = ap_by_step(images, judgements, sigmas)
-    threshold = int(np.argmin(np.abs(OKS_THRESHOLDS - BACKGROUND_OKS)))
+    error_ap, corrected = ap_by_step(images, judgements, sigmas, precision)
+    threshold = threshold_row(BACKGROUND_OKS)
     return {
         "skeleton": skeleton.name, "keypoints": list(skeleton.keypoints), "images": len(images),
         "people": int(sum((~image.gt_ignore).sum() for image in images)),
@@ -71,10 +71,10 @@ def _background(images, matches, threshold: int) -> dict:
     score corrections (what is left is not a localization error)."""
     missed_areas, missed_visible, false_scores, false_areas = [], [], [], []
     for image, m in zip(images, matches):
-        missed = ~m.gt_ignore[threshold] & (m.gt_match[threshold] < 0)
+        missed = m.missed(threshold)
         missed_areas += image.gt_areas[missed].tolist()
         missed_visible += (image.gt_keypoints[missed, :, 2] > 0).sum(1).tolist()
-        unmatched = (m.dt_match[threshold] < 0) & ~m.dt_ignore[threshold]
+        unmatched = m.unmatched(threshold)
         false_scores += image.dt_scores[unmatched].tolist()
         false_areas += image.dt_areas[unmatched].tolist()
     areas, visible = np.array(missed_areas), np.array(missed_visible)
@@ -96,8 +96,7 @@ def _by_size(areas: np.ndarray) -> dict:
 def _curves(precision: dict) -> dict:
     curves = {"recall": RECALL_POINTS.round(3).tolist()}
     for area, thresholds in CURVE_THRESHOLDS.items():
-        rows = {t: int(np.argmin(np.abs(OKS_THRESHOLDS - t))) for t in thresholds}
-        curves[area] = {str(t): precision[area][row].round(6).tolist() for t, row in rows.items()}
+        curves[area] = {str(t): precision[area][threshold_row(t)].round(6).tolist() for t in thresholds}
     return curves
 
 
@@ -106,8 +105,8 @@ def _worst(coco, images, matches, threshold: int) -> list[dict]:
     nobody (score >= 0.5), then the lowest mean OKS of what was found."""
     ranked = []
     for image, m in zip(images, matches):
-        missed = int((~m.gt_ignore[threshold] & (m.gt_match[threshold] < 0)).sum())
-        false = int(((m.dt_match[threshold] < 0) & ~m.dt_ignore[threshold] & (image.dt_scores >= 0.5)).sum())
+        missed = int(m.missed(threshold).sum())
+        false = int((m.unmatched(threshold) & (image.dt_scores >= 0.5)).sum())
         found = m.dt_match[threshold] >= 0
         oks = float(m.oks[np.flatnonzero(found), m.dt_match[threshold][found]].mean()) if found.any() else 0.0
         if missed or false:
@@ -116,5 +115,3 @@ def _worst(coco, images, matches, threshold: int) -> list[dict]:
     ranked.sort(key=lambda entry: (-(entry["missed_people"] + entry["false_positives"]), entry["mean_oks"]))
     return ranked[:WORST_IMAGES]
 
-
-__all__ = ["diagnose", "AREA_RANGES"]

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evaluation import EPSILON, OKS_THRESHOLDS, ImageData, Matches, accumulate, evaluate, match_image, oks_matrix
+from ..evaluate import mean_valid
+from .evaluation import (AREA_RANGES, EPSILON, ImageData, Matches, accumulate, evaluate, match_image, oks_matrix,
+                         threshold_row)
 
 KINDS = ("good", "jitter", "inversion", "swap", "miss")
 CORRECTED = ("miss", "swap", "inversion", "jitter")  # the paper's order of corrections
@@ -46,7 +48,7 @@ def judge_keypoints(images: list[ImageData], sigmas, flip) -> list[KeypointJudge
     judgements = []
     for index, image in enumerate(images):
         oks = oks_matrix(image.dt_keypoints, image, sigmas)
-        matches = match_image(image, oks, (0.0, 1e10), thresholds=np.array([LOCALIZATION_OKS]))
+        matches = match_image(image, oks, AREA_RANGES["all"], thresholds=np.array([LOCALIZATION_OKS]))
         for detection, person in enumerate(matches.dt_match[0]):
             if person >= 0 and not image.gt_ignore[person]:
                 judgements.append(_judged(image, index, detection, person, sigmas, np.asarray(flip)))
@@ -133,12 +135,11 @@ def _soft_nms(keypoints: np.ndarray, scores: np.ndarray, sigmas) -> np.ndarray:
     return scores
 
 
-def ap_by_step(images: list[ImageData], judgements, sigmas) -> tuple[dict, dict]:
-    """AP (.5:.95, .5, .75) per area range after each cumulative correction, and the final
-    matches (keypoints corrected, scores optimal) from which background errors are counted."""
-    steps = {}
-    precision, _, _ = evaluate(images, sigmas)
-    steps["baseline"] = _ap_table(precision)
+def ap_by_step(images: list[ImageData], judgements, sigmas, baseline: dict) -> tuple[dict, dict]:
+    """AP (.5:.95, .5, .75) per area range as evaluated (`baseline`: the precision per area
+    range) and after each cumulative correction, and the final matches (keypoints corrected,
+    scores optimal) from which background errors are counted."""
+    steps = {"baseline": _ap_table(baseline)}
     for count, kind in enumerate(CORRECTED, start=1):
         keypoints = corrected_keypoints(images, judgements, CORRECTED[:count])
         steps[kind] = _ap_table(evaluate(images, sigmas, dt_keypoints=keypoints)[0])
@@ -165,10 +166,6 @@ def _without(matches: dict, false_positives: bool, false_negatives: bool = False
 
 
 def _ap_table(precision: dict) -> dict:
-    def mean(values):
-        valid = values[values > -1]
-        return round(float(valid.mean()), 6) if valid.size else -1.0
-
-    fifty, seventy_five = (int(np.argmin(np.abs(OKS_THRESHOLDS - t))) for t in (0.5, 0.75))
-    return {area: {"AP": mean(p), "AP50": mean(p[fifty]), "AP75": mean(p[seventy_five])}
-            for area, p in precision.items()}
+    fifty, seventy_five = threshold_row(0.5), threshold_row(0.75)
+    return {area: {"AP": round(mean_valid(p), 6), "AP50": round(mean_valid(p[fifty]), 6),
+                   "AP75": round(mean_valid(p[seventy_five]), 6)} for area, p in precision.items()}

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from ..evaluate import mean_valid
+
 OKS_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 AREA_RANGES = {"all": (0.0, 1e10), "medium": (32.0 ** 2, 96.0 ** 2), "large": (96.0 ** 2, 1e10)}
@@ -51,6 +53,14 @@ class Matches:
     gt_ignore: np.ndarray       # (T, G) bool: ignored for this area range (per threshold for false-negative studies)
     scores: np.ndarray          # (D,)
     oks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (D, G)
+
+    def missed(self, row: int) -> np.ndarray:
+        """(G,) the people to find that no detection matched at threshold `row`."""
+        return ~self.gt_ignore[row] & (self.gt_match[row] < 0)
+
+    def unmatched(self, row: int) -> np.ndarray:
+        """(D,) the detections, not ignored, that matched nobody at threshold `row`."""
+        return (self.dt_match[row] < 0) & ~self.dt_ignore[row]
 
 
 def images_from_coco(coco, results: list[dict], keypoint_count: int) -> list[ImageData]:
@@ -215,18 +225,20 @@ def _curve(true_positive, false_positive, positives) -> tuple[np.ndarray, float]
     return points, float(recalled[-1])
 
 
+def threshold_row(oks: float) -> int:
+    """The row of OKS_THRESHOLDS nearest `oks` (0.5 is row 0, 0.75 row 5)."""
+    return int(np.argmin(np.abs(OKS_THRESHOLDS - oks)))
+
+
 def summary_stats(precision: dict, recall: dict) -> dict:
     """pycocotools' keypoint summary from the precision and recall of each area range."""
-    def mean(values):
-        valid = values[values > -1]
-        return float(valid.mean()) if valid.size else -1.0
-
-    at = {0.5: 0, 0.75: 5}
-    return {"AP": mean(precision["all"]), "AP50": mean(precision["all"][at[0.5]]),
-            "AP75": mean(precision["all"][at[0.75]]), "APm": mean(precision["medium"]),
-            "APl": mean(precision["large"]), "AR": mean(recall["all"]), "AR50": mean(recall["all"][at[0.5]:1]),
-            "AR75": mean(recall["all"][at[0.75]:at[0.75] + 1]), "ARm": mean(recall["medium"]),
-            "ARl": mean(recall["large"])}
+    fifty, seventy_five = threshold_row(0.5), threshold_row(0.75)
+    return {"AP": mean_valid(precision["all"]), "AP50": mean_valid(precision["all"][fifty]),
+            "AP75": mean_valid(precision["all"][seventy_five]), "APm": mean_valid(precision["medium"]),
+            "APl": mean_valid(precision["large"]), "AR": mean_valid(recall["all"]),
+            "AR50": mean_valid(recall["all"][fifty:fifty + 1]),
+            "AR75": mean_valid(recall["all"][seventy_five:seventy_five + 1]), "ARm": mean_valid(recall["medium"]),
+            "ARl": mean_valid(recall["large"])}
 
 
 def evaluate(images: list[ImageData], sigmas, dt_keypoints=None, scores=None) -> tuple[dict, dict, dict]:
