@@ -23,10 +23,10 @@ def analyze(annotations, predictions, output, images=None, progress: bool = True
     """The analysis of `predictions` (a COCO keypoint results file) against `annotations`,
     written into the folder `output`; returns the summary."""
     coco = load_coco(annotations)
-    results = read_results(predictions, coco)
+    skeleton = skeleton_of(coco, annotations)
+    results = read_results(predictions, len(skeleton))
     if is_crowdpose(coco):  # CrowdPose's protocol, as `manypose eval` applies it
         use_crowdpose_areas(coco)
-    skeleton = skeleton_of(coco, annotations)
     steps = tqdm(total=3, desc="analyze", unit="step", disable=not progress)
 
     def advance(step: str) -> None:
@@ -47,9 +47,9 @@ def analyze(annotations, predictions, output, images=None, progress: bool = True
     return summary
 
 
-def read_results(path, coco) -> list[dict]:
-    """A COCO keypoint results file: a list of {image_id, keypoints, score}, each of the
-    annotations' keypoint count."""
+def read_results(path, keypoint_count: int) -> list[dict]:
+    """A COCO keypoint results file: a list of {image_id, keypoints, score}, each with
+    `keypoint_count` keypoints."""
     path = Path(path)
     if not path.is_file():
         raise EvaluationError(f"{path}: no such predictions file")
@@ -57,7 +57,7 @@ def read_results(path, coco) -> list[dict]:
         results = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise EvaluationError(f"{path}: not a JSON results file ({error})") from None
-    count = 3 * len(next(iter(coco.cats.values()), {}).get("keypoints") or [])
+    count = 3 * keypoint_count
     if not isinstance(results, list) or not all(_is_result(r, count) for r in results):
         raise EvaluationError(f"{path}: expected a COCO keypoint results list: objects with image_id, "
                               f"score and {count} keypoint values (x, y, confidence per keypoint)")
