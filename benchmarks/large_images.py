@@ -31,15 +31,12 @@ from manypose.evaluate import coco_keypoint_stats, load_coco
 SIZES = {"12MP": 4032, "48MP": 8064}  # long side
 EVAL_SCORE = 0.01  # manypose eval's score threshold
 def enlarged_set(cache: Path, label: str, long_side: int, files: list[Path]) -> Path:
-    """The files enlarged (cubic) to `long_side`, as JPEGs of quality 92, made once; with
-    `long_side` 0, links to the files as they are."""
+    """The files enlarged (cubic) to `long_side`, as JPEGs of quality 92, made once."""
     folder = cache / label
     folder.mkdir(parents=True, exist_ok=True)
     for path in tqdm(files, desc=f"enlarging to {label}", unit="image"):
         target = folder / path.name
-        if not target.exists() and not long_side:
-            target.symlink_to(path.resolve())
-        elif not target.exists():
+        if not target.exists():
             image = cv2.imread(str(path))
             factor = long_side / max(image.shape[:2])
             size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
@@ -99,18 +96,16 @@ def scored_set(args, label: str, annotations: Path, images: Path):
     `label`'s size or as they are ("dev")."""
     coco = load_coco(annotations)
     first = sorted(coco.imgs)[:args.ap_images]
+    files = [images / coco.imgs[i]["file_name"] for i in first]
     if label == "dev":
-        folder = args.cache / f"{images.name}-{args.ap_images}"
-        enlarged_set(folder.parent, folder.name, 0, [images / coco.imgs[i]["file_name"] for i in first])
+        folder = linked_set(args.cache / f"{images.name}-{args.ap_images}", files)
     else:
-        folder = enlarged_set(args.cache / images.name, label, SIZES[label],
-                              [images / coco.imgs[i]["file_name"] for i in first])
+        folder = enlarged_set(args.cache / images.name, label, SIZES[label], files)
     return enlarged_annotations(folder, args.ap_images, annotations), folder
 
 
-def timed_folder(cache: Path, label: str, files: list[Path]) -> Path:
-    """A folder of links to `files`: the images `manypose bench` times."""
-    folder = cache / f"{label}-timed-{len(files)}"
+def linked_set(folder: Path, files: list[Path]) -> Path:
+    """`folder` holding links to `files` (a chosen few, or images scored as they are)."""
     folder.mkdir(parents=True, exist_ok=True)
     for path in files:
         if not (folder / path.name).exists():
@@ -143,10 +138,10 @@ def main() -> int:
         (VAL_ANNOTATIONS, VAL_IMAGES)
     estimators = {"fp32": manypose.load(), "int8": manypose.load(int8=True)}
     ap_sizes = args.ap_sizes.split(",")
-    sets = {"dev": timed_folder(args.cache, "dev", files[:args.images])}
+    sets = {"dev": linked_set(args.cache / f"dev-timed-{args.images}", files[:args.images])}
     for label, long_side in SIZES.items():
         folder = enlarged_set(args.cache, label, long_side, files[:args.images])
-        sets[label] = timed_folder(args.cache, label, sorted(folder.glob("*.jpg"))[:args.images])
+        sets[label] = linked_set(args.cache / f"{label}-timed-{args.images}", sorted(folder.glob("*.jpg"))[:args.images])
     figures = {"model": estimators["fp32"].name, "backend": estimators["fp32"].backend.name,
                "AP images": f"the first {args.ap_images} {'train' if args.ap_on_train else 'dev'} images"}
     for label, folder in sets.items():
