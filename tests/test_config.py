@@ -22,8 +22,10 @@ def test_keyword_values_go_to_the_decoder_the_views_and_the_settings():
 def test_unknown_options_and_bad_settings_are_refused_by_name():
     with pytest.raises(TypeError, match="unknown decoder option colour"):
         EstimatorConfig.from_given(colour="red")
-    with pytest.raises(ValueError, match="device 'cuda'"):
-        EstimatorConfig(device="cuda")
+    with pytest.raises(ValueError, match="device 'gpu'"):
+        EstimatorConfig(device="gpu")
+    with pytest.raises(ValueError, match="batch_size must be a whole number, 1 or more"):
+        EstimatorConfig(batch_size=0)
     with pytest.raises(ValueError, match="input_size"):
         EstimatorConfig(input_size=0)
     with pytest.raises(ValueError, match="threads"):

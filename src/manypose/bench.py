@@ -41,6 +41,7 @@ def benchmark(estimator, images_dir, rounds: int = 2, full_images: bool = False)
     return {
         "model": estimator.name,
         "backend": estimator.backend.name,
+        "device": estimator.backend.device,
         "int8": estimator.int8,
         "precision": estimator.backend.precision,
         "input_size": estimator.input_spec.size,
@@ -54,6 +55,24 @@ def benchmark(estimator, images_dir, rounds: int = 2, full_images: bool = False)
         "e2e_over_network": round(e2e_ms / network_ms, 3),
         "latency_over_network": round(latency_ms / network_ms, 3),
     }
+
+
+def batch_throughput(estimator, images_dir, batch_sizes, rounds: int = 2) -> dict[int, float]:
+    """Images per second, file to poses, for each batch size (a pass over the folder after a
+    warm-up; the best of `rounds` passes), measured one size after the other in one run."""
+    files, _ = expand_image_paths([images_dir])
+    throughput = {}
+    for size in batch_sizes:
+        batched = estimator.reconfigured(batch_size=size)
+        for _ in batched.stream(files):  # warm-up: each batch shape is prepared once
+            pass
+        passes = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            readable = sum(result.error is None for result in batched.stream(files))
+            passes.append(readable / (time.perf_counter() - start))
+        throughput[size] = round(max(passes), 2)
+    return throughput
 
 
 def latencies(estimator, files, rounds: int, full_images: bool) -> list[float]:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Optional
 
 from .decoders.options import DecoderOptions
+from .option_checks import check_whole_number
 from .runtime import DEFAULT_BACKEND, check_backend, check_precision, check_threads
+from .runtime.devices import check_device
 from .track import TrackerOptions
 from .tta import TestTimeAugmentation
-
-DEVICES = ("cpu",)
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,9 @@ class EstimatorConfig:
     calibration_images: Optional[str] = None  # for INT8 models made on first use
     input_size: Optional[int] = None          # None: the model's own
     threads: Optional[int] = None             # None: one per core
-    device: str = "cpu"
+    device: str = "cpu"                       # auto, cpu, cuda or cuda:N (see manypose.runtime.devices)
     precision: str = "auto"                   # auto, fp32 or bf16 (see manypose.runtime)
+    batch_size: int = 1                       # images per network call (see PoseEstimator.stream)
     decoder: DecoderOptions = field(default_factory=DecoderOptions)
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     tta: TestTimeAugmentation = field(default_factory=TestTimeAugmentation)
@@ -32,8 +33,8 @@ class EstimatorConfig:
         check_backend(self.backend, self.int8)
         check_precision(self.backend, self.precision)
         check_threads(self.threads)
-        if self.device not in DEVICES:
-            raise ValueError(f"device {self.device!r}: this release runs on {', '.join(DEVICES)} only")
+        check_device(self.device)
+        check_whole_number("batch_size", self.batch_size, 1)
         if self.input_size is not None and (isinstance(self.input_size, bool) or not isinstance(self.input_size, int)
                                             or self.input_size < 1):
             raise ValueError(f"input_size must be a whole number of pixels, 1 or more, not {self.input_size!r}")

@@ -22,7 +22,7 @@ from .poses import Poses, clip_into_image
 from .track import PoseTracker
 from .tta import augmented_poses
 
-RECONFIGURABLE = {"decoder", "tracker", "tta"}
+RECONFIGURABLE = {"decoder", "tracker", "tta", "batch_size"}
 
 
 class StreamResult(NamedTuple):
@@ -61,13 +61,24 @@ class PoseEstimator:
         return (f"PoseEstimator({self.name!r}, backend={self.backend.name!r}, int8={self.int8}, "
                 f"input={self.input_spec.size})")
 
-    def __call__(self, image) -> Poses:
+    def __call__(self, image):
+        """The Poses of one image (a BGR array or a path); a list of images gives a list of
+        Poses, `config.batch_size` images per network call. An unreadable image raises
+        ImageReadError."""
+        if isinstance(image, (list, tuple)):
+            return [_poses_or_raise(result) for result in self.stream(image)]
         decoded = self._decoded(image, 0, self.decode_reduction)
         blob, geometry = self.preprocess(decoded.pixels)
         return self._poses(decoded, self.backend(blob), geometry, self.backend)
 
+    @property
+    def batch_size(self) -> int:
+        """Images per network call: the configuration's, or one for a network exported with a
+        fixed batch axis."""
+        return 1 if self.backend.fixed_batch else self.config.batch_size
+
     def reconfigured(self, **changes) -> "PoseEstimator":
-        """The same model and backend with other `decoder`, `tracker` or `tta` settings."""
+        """The same model and backend with other `decoder`, `tracker`, `tta` or `batch_size` settings."""
         unknown = sorted(changes.keys() - RECONFIGURABLE)
         if unknown:
             raise ValueError(f"{', '.join(unknown)} cannot change on a loaded estimator; load it again")
@@ -104,12 +115,17 @@ class PoseEstimator:
         items while the network runs; backends that gain from it run several images at once,
         each on a thread of its own. A JPEG much larger than the network's input is decoded at
         a reduced scale (its result's `image` is then None, its poses on the full picture)
-        unless `full_images` asks for every image at full size, to draw on."""
+        unless `full_images` asks for every image at full size, to draw on. With a batch size
+        above 1, consecutive images whose inputs have the same shape run in one network call."""
         run, parallel_images = self.backend.parallel_runner()
         finish = partial(self._finish, run=run)
         load = partial(self._load, reduction_for=_full_size if full_images else self.decode_reduction)
         with ThreadPoolExecutor(max_workers=1) as reader:
-            loads = _submitted_ahead(reader, load, enumerate(images), ahead=1)
+            loads = _submitted_ahead(reader, load, enumerate(images), ahead=self.batch_size)
+            if self.batch_size > 1:
+                for chunk in _chunks(loads, self.batch_size):
+                    yield from self._finish_batch([loading.result() for loading in chunk])
+                return
             if parallel_images == 1:
                 # on the caller's thread: torch's convolutions run at half speed on other threads
                 yield from map(finish, loads)
@@ -139,6 +155,23 @@ class PoseEstimator:
             return loaded
         decoded, blob, geometry = prepared
         return loaded._replace(poses=self._poses(decoded, run(blob), geometry, run))
+
+    def _finish_batch(self, loaded: list) -> list[StreamResult]:
+        """Results of consecutive loaded items, those whose blobs have the same shape run in one
+        network call (letterboxes of different shapes are not padded to one: that would change
+        the results of a batch from those of one image)."""
+        results = [result for result, _ in loaded]
+        same_shape = {}
+        for position, (result, prepared) in enumerate(loaded):
+            if result.error is None:
+                same_shape.setdefault(prepared[1].shape, []).append(position)
+        for positions in same_shape.values():
+            outputs = self.backend(np.concatenate([loaded[p][1][1] for p in positions]))
+            for row, position in enumerate(positions):
+                decoded, _, geometry = loaded[position][1]
+                own = {name: value[row:row + 1] for name, value in outputs.items()}
+                results[position] = results[position]._replace(poses=self._poses(decoded, own, geometry, self.backend))
+        return results
 
     def _poses(self, decoded: DecodedImage, outputs: dict, geometry, run) -> Poses:
         image = decoded.pixels
@@ -171,6 +204,24 @@ class PoseEstimator:
 
 def _full_size(width: int, height: int) -> int:
     return 1
+
+
+def _poses_or_raise(result: StreamResult) -> Poses:
+    if result.error is not None:
+        raise result.error
+    return result.poses
+
+
+def _chunks(items, size: int):
+    """Lists of `size` consecutive items (the last one shorter)."""
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _submitted_ahead(pool: ThreadPoolExecutor, function, items, ahead: int):

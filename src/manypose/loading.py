@@ -6,6 +6,8 @@ here, once, and is cached; backends only run what they are given.
 """
 from __future__ import annotations
 
+import warnings
+
 from .config import EstimatorConfig
 from .estimator import PoseEstimator
 from .heads import codec_for
@@ -17,17 +19,20 @@ def load(name_or_path=None, backend: str = DEFAULT_BACKEND, int8: bool = False, 
          input_size: int | None = None, threads: int | None = None, score_threshold: float | None = None,
          iou_threshold: float | None = None, max_detections: int | None = None,
          complete_poses: bool | None = None, root_threshold: float | None = None, flip: bool | None = None,
-         scales=None, tracker=None, device: str = "cpu", precision: str = "auto") -> PoseEstimator:
+         scales=None, tracker=None, device: str = "cpu", precision: str = "auto",
+         batch_size: int = 1) -> PoseEstimator:
     """An estimator for a model name (see `manypose models`), a model folder, or a published
     checkpoint (converted on the fly). Decoder options left as None take their defaults (see
     decoders.options); one the model's decoder cannot honour is refused. `flip` and `scales` are
     test-time augmentation (see manypose.tta), `tracker` the TrackerOptions `track` runs with,
-    `precision` auto, fp32 or bf16 (bfloat16 on the openvino backend; see manypose.runtime)."""
+    `precision` auto, fp32 or bf16 (bfloat16 on the openvino backend; see manypose.runtime),
+    `device` cpu, cuda, cuda:N or auto (see manypose.runtime.devices), `batch_size` the images
+    one network call runs when the estimator is given several (a list, a folder, a stream)."""
     return load_config(EstimatorConfig.from_given(
         name_or_path, backend=backend, int8=int8, calibration_images=calibration_images, input_size=input_size,
-        threads=threads, device=device, precision=precision, tracker=tracker, flip=flip, scales=scales, score_threshold=score_threshold,
-        iou_threshold=iou_threshold, max_detections=max_detections, complete_poses=complete_poses,
-        root_threshold=root_threshold))
+        threads=threads, device=device, precision=precision, batch_size=batch_size, tracker=tracker, flip=flip,
+        scales=scales, score_threshold=score_threshold, iou_threshold=iou_threshold, max_detections=max_detections,
+        complete_poses=complete_poses, root_threshold=root_threshold))
 
 
 def load_config(config: EstimatorConfig) -> PoseEstimator:
@@ -37,7 +42,10 @@ def load_config(config: EstimatorConfig) -> PoseEstimator:
     decoder = codec.decoder(config.decoder)
     input_spec = model.input_spec.with_size(config.input_size) if config.input_size else model.input_spec
     runnable = runnable_form(model, config.backend, config.int8, config.calibration_images)
-    backend = open_backend(config.backend, runnable, codec, config.threads, config.precision)
+    backend = open_backend(config.backend, runnable, codec, config.threads, config.precision, config.device)
+    if config.batch_size > 1 and backend.fixed_batch:
+        warnings.warn(f"{model.name}: its network was exported for batches of {backend.fixed_batch}; "
+                      "images run one per call", stacklevel=2)
     return PoseEstimator(model.name, input_spec, backend, codec, decoder, config)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from ..decoders.options import DecoderOptions
 from ..runtime import BACKENDS, DEFAULT_BACKEND, PRECISIONS, check_threads
+from ..runtime.devices import DEVICE_CHOICES, check_device
 from ..track import TrackerOptions
 
 DEFAULTS = DecoderOptions()
@@ -35,6 +37,14 @@ def _whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+
+
+def device(text: str) -> str:
+    try:
+        check_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def scales(text: str) -> tuple[float, ...]:
@@ -68,6 +78,14 @@ def add_model_options(parser, default_threshold: float | None) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
                         help=f"inference engine (default {DEFAULT_BACKEND}; torch is needed only "
                              "for the torch backend and to export new models)")
+    parser.add_argument("--device", type=device, default="cpu", metavar="|".join(DEVICE_CHOICES),
+                        help="where the network runs (default cpu): cuda needs onnxruntime-gpu (onnxruntime backend) "
+                             "or a CUDA build of torch (torch backend); a GPU asked for and not usable is an error "
+                             "saying why, never a quiet fall back to the CPU; auto takes the GPU when one is usable")
+    parser.add_argument("--batch", type=positive_int, default=1, metavar="N",
+                        help="images per network call (default 1): consecutive images whose letterboxed inputs have "
+                             "the same shape run together, with the same results as one by one; mostly a gain "
+                             "on GPUs, since on a CPU several single images already run side by side")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="what the network computes in: auto (default: bfloat16 on openvino on CPUs that have "
                              "it, unless the model needs float32; float32 elsewhere), fp32, or bf16 (openvino only)")
@@ -98,6 +116,7 @@ def config_from_args(args, tracker: TrackerOptions | None = None):
     return EstimatorConfig.from_given(
         args.model, backend=args.backend, int8=args.int8, calibration_images=args.calibration_images,
         input_size=args.input_size, threads=args.threads, precision=args.precision, tracker=tracker,
+        device=args.device, batch_size=args.batch,
         flip=args.flip, scales=args.scales,
         score_threshold=args.score_threshold, iou_threshold=args.iou_threshold, root_threshold=args.root_threshold,
         complete_poses=args.complete_poses)
@@ -109,7 +128,10 @@ def estimator_from_args(args, tracker: TrackerOptions | None = None):
 
     if args.max_image_pixels:
         os.environ[MAX_PIXELS_ENV] = str(args.max_image_pixels)
-    return load_config(config_from_args(args, tracker))
+    estimator = load_config(config_from_args(args, tracker))
+    if args.device != "cpu":  # say where auto and a GPU ended up
+        print(f"manypose: {estimator.backend.name} runs on {estimator.backend.device}", file=sys.stderr)
+    return estimator
 
 
 def model_inputs(model, calibration_images=None) -> list[tuple]:

@@ -26,6 +26,8 @@ class Backend:
 
     name = ""
     precision = "fp32"  # what the network computes in
+    device = "cpu"      # where it runs (see runtime.devices)
+    fixed_batch = None  # the one batch size a network takes, where its batch axis is not dynamic
 
     def __call__(self, blob) -> dict:
         raise NotImplementedError
@@ -61,24 +63,28 @@ def named_outputs(names, values) -> dict:
     return dict(zip(names, values))
 
 
-def open_backend(name: str, runnable, codec, threads: int | None = None, precision: str = "auto") -> Backend:
-    """A backend running `runnable`: an ONNX file (onnxruntime, openvino) or a torch network."""
+def open_backend(name: str, runnable, codec, threads: int | None = None, precision: str = "auto",
+                 device: str = "cpu") -> Backend:
+    """A backend running `runnable`: an ONNX file (onnxruntime, openvino) or a torch network, on
+    `device` (see runtime.devices)."""
     check_precision(name, precision)
     from ..optional import require
+    from .devices import Device
 
+    where = Device.parse(device)
     if name == "onnxruntime":
         from .onnx_backend import OnnxBackend
 
-        return OnnxBackend(runnable, codec.output_names, threads=threads)
+        return OnnxBackend(runnable, codec.output_names, threads=threads, device=where)
     if name == "openvino":
         require("openvino", "the openvino backend")
         from .openvino_backend import OpenVinoBackend
 
-        return OpenVinoBackend(runnable, codec, threads=threads, precision=precision)
+        return OpenVinoBackend(runnable, codec, threads=threads, precision=precision, device=where)
     if name == "torch":
         from .torch_backend import TorchBackend
 
-        return TorchBackend(runnable, codec.output_names, threads=threads)
+        return TorchBackend(runnable, codec.output_names, threads=threads, device=where)
     raise ValueError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
 
 

@@ -18,6 +18,7 @@ import openvino
 
 from ..modelfile import reading_model_file
 from . import Backend, named_outputs
+from .devices import Device, cpu_only
 
 MAX_COMPILED_SHAPES = 16
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}  # ours -> OpenVINO's INFERENCE_PRECISION_HINT
@@ -26,7 +27,9 @@ PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}  # ours -> OpenVINO's INFERENC
 class OpenVinoBackend(Backend):
     name = "openvino"
 
-    def __init__(self, onnx_path, codec, threads: int | None = None, precision: str = "auto"):
+    def __init__(self, onnx_path, codec, threads: int | None = None, precision: str = "auto",
+                 device: Device = Device("cpu")):
+        self.device = cpu_only(self.name, device)
         self.core = openvino.Core()
         self.codec = codec
         with reading_model_file(onnx_path, "unreadable ONNX model"):
@@ -36,6 +39,8 @@ class OpenVinoBackend(Backend):
             outputs = [output for op in model.get_ordered_ops() for output in op.outputs()]
             model = openvino.Model([outputs[i] for i in self.cut], model.get_parameters(), "network")
         self.model = model
+        batch = model.inputs[0].get_partial_shape()[0]
+        self.fixed_batch = batch.get_length() if batch.is_static else None
         self.config = {"PERFORMANCE_HINT": "LATENCY"}
         requested = "fp32" if precision == "auto" and codec.needs_float32 else precision
         if requested == "auto":
