@@ -98,8 +98,11 @@ def session_model_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def isolated_model_cache(tmp_path, monkeypatch):
-    """Each test has a model cache of its own: none sees what another exported."""
+    """Each test has a model cache of its own: none sees what another exported. No test fetches
+    from the internet: those that fetch serve the files themselves (tests/zoo)."""
     monkeypatch.setenv("MANYPOSE_HOME", str(tmp_path / "manypose-home"))
+    monkeypatch.setenv("MANYPOSE_OFFLINE", "1")
+    monkeypatch.delenv("MANYPOSE_MIRROR", raising=False)
 
 
 def pytest_make_parametrize_id(config, val, argname):

@@ -94,7 +94,7 @@ def test_bad_path_raises_a_clear_error(estimator, tmp_path):
 def test_unknown_model_name_lists_what_is_available():
     with pytest.raises(LookupError, match="yolo11n-pose"):
         manypose.load("no-such-model")
-    with pytest.raises(LookupError, match="not available offline"):
+    with pytest.raises(LookupError, match="yolo11x-pose is not in the cache and MANYPOSE_OFFLINE is set"):
         manypose.load("yolo11x-pose")
 
 

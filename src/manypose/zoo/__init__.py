@@ -1,25 +1,23 @@
-"""Models by name: the bundled default, models in the local cache, checkpoints to convert, and
-architectures to train from scratch.
+"""Models by name: the bundled default, models in the local cache, published checkpoints
+(fetched once, their sha256 checked, then converted), and architectures to train from scratch.
 
-Everything works offline. Larger published sizes are not bundled: put their Ultralytics `.pt`
-file (or a converted folder) into the cache directory, or pass its path, and they load by name.
+The bundled default works offline. A published model (see `manypose models`) is fetched on
+first use into the cache directory; MANYPOSE_OFFLINE=1 forbids any network use, and
+MANYPOSE_MIRROR=URL fetches the published file names from URL instead. A checkpoint or
+converted folder put into the cache directory loads by its name too.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from .. import modelfile
+from .registry import PublishedModel, published_models
 
 BUNDLED_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = "yolo11n-pose"
 DEMO_IMAGE = BUNDLED_DIR / "astronaut.jpg"
-
-# published models that load by name once their checkpoint is in the cache directory
-KNOWN_CHECKPOINTS = {
-    f"{family}{size}-pose": f"Ultralytics {family.replace('yolo', 'YOLO')} {size}-size pose model (AGPL-3.0)"
-    for family in ("yolo11", "yolov8") for size in "nsmlx"
-}
 
 
 # architectures that training builds untrained by name (`manypose train --model shufflenetv2k16`):
@@ -33,9 +31,12 @@ class ModelNotFound(LookupError):
 
 
 def cache_dir() -> Path:
-    """Where local models live: $MANYPOSE_HOME/models, default ~/.cache/manypose/models."""
-    home = os.environ.get("MANYPOSE_HOME") or Path.home() / ".cache" / "manypose"
-    return Path(home) / "models"
+    """Where local models live: $MANYPOSE_HOME/models, else $XDG_CACHE_HOME/manypose/models, else
+    ~/.cache/manypose/models; never the working directory."""
+    home = os.environ.get("MANYPOSE_HOME")
+    if not home:
+        home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "manypose"
+    return Path(home).expanduser().absolute() / "models"
 
 
 def bundled_models() -> dict[str, Path]:
@@ -65,10 +66,12 @@ def resolve(name_or_path=None) -> Path:
     for models in (bundled_models(), local_models()):
         if name in models:
             return models[name]
-    if name in KNOWN_CHECKPOINTS:
-        raise ModelNotFound(
-            f"model {name!r} is not available offline: get {name}.pt (Ultralytics releases) and "
-            f"put it in {cache_dir()}, or pass its path with --model")
+    published = published_models().get(name)
+    if published and published.fetched(cache_dir()):
+        return published.main_file(cache_dir())
+    if published:
+        raise ModelNotFound(f"model {name!r} is not fetched yet: `manypose models fetch {name}` (loading it by name "
+                            f"fetches it too), or put {published.files[0].name} into {cache_dir()}")
     if name in UNTRAINED:
         raise ModelNotFound(f"{name!r} is an architecture without weights: train it (manypose train --model "
                             f"{name} ...), or pass a converted checkpoint")
@@ -87,11 +90,14 @@ def find_model(name_or_path=None, untrained: bool = False) -> modelfile.ModelFil
     except ModelNotFound:
         if untrained and str(name_or_path) in UNTRAINED:
             return untrained_model(str(name_or_path))
-        raise
+        if str(name_or_path) not in published_models():
+            raise
+        path = fetch_model(str(name_or_path))
     if path.is_file() and (path.suffix != ".json" or _is_tfjs_model(path)):
         from ..convert import model_file_from_checkpoint
 
-        return model_file_from_checkpoint(path)
+        published = str(name_or_path) in published_models()  # named as asked for, not by its file
+        return model_file_from_checkpoint(path, str(name_or_path) if published else None)
     return modelfile.read_model_folder(path)
 
 
@@ -116,12 +122,85 @@ def _is_tfjs_model(path: Path) -> bool:
     return is_tfjs_model(path)
 
 
+def fetch_model(name: str, sha256: str | None = None, progress: bool = True) -> Path:
+    """The published model's main file in the cache, fetched (each file checked against its
+    published sha256, or `sha256` for a one-file model without one) where it is missing or
+    damaged. Without any checksum to check against, nothing is fetched."""
+    from .download import DownloadError, check_digest, fetch_file, offline
+
+    model = _published(name)
+    files = model.files
+    if sha256 is not None:
+        if len(files) != 1:
+            raise ValueError(f"{name} has {len(files)} files; --sha256 is for one-file models")
+        files = (replace(files[0], sha256=sha256.lower(), sha256_prefix=None),)
+    unchecked = [file.name for file in files if not file.checkable]
+    if unchecked:
+        raise ModelNotFound(f"{name}: no sha256 of {', '.join(unchecked)} is published; fetch it with `manypose models fetch {name} --sha256 HEX` and a digest from a source "
+                            "you trust, or pass the checkpoint's path")
+    if offline() and not model.fetched(cache_dir()):
+        raise ModelNotFound(f"{name} is not in the cache and MANYPOSE_OFFLINE is set: fetch it where there is a "
+                            f"network (`manypose models fetch {name}`) and copy {model.folder(cache_dir())}, or pass "
+                            "the checkpoint's path")
+    for file in files:
+        destination = model.folder(cache_dir()) / file.name
+        if destination.is_file():
+            try:
+                check_digest(destination, file.sha256, file.sha256_prefix, str(destination))
+                continue
+            except ValueError:  # damaged: removed, fetched again
+                pass
+        try:
+            fetch_file(file.source_url(), destination, file.sha256, file.sha256_prefix, progress)
+        except DownloadError as error:
+            raise DownloadError(f"fetching {name}: {error}") from None
+    return model.main_file(cache_dir())
+
+
+def verify_models(names=None) -> list[dict]:
+    """Each fetched published model (or those named) checked against its published sha256:
+    rows of name, file, and status ok, damaged, missing or unchecked."""
+    from .download import check_digest
+
+    rows = []
+    for name in names or [n for n, m in published_models().items() if _any_file(m)]:
+        model = _published(name)
+        for file in model.files:
+            path = model.folder(cache_dir()) / file.name
+            rows.append({"name": name, "file": str(path), "status": _file_status(path, file, check_digest)})
+    return rows
+
+
+def _any_file(model: PublishedModel) -> bool:
+    return any((model.folder(cache_dir()) / file.name).is_file() for file in model.files)
+
+
+def _file_status(path: Path, file, check_digest) -> str:
+    if not path.is_file():
+        return "missing"
+    if not file.checkable:
+        return "unchecked"
+    try:
+        check_digest(path, file.sha256, file.sha256_prefix, str(path))
+    except ValueError:
+        return "damaged"
+    return "ok"
+
+
+def _published(name: str) -> PublishedModel:
+    if name not in published_models():
+        raise ModelNotFound(f"{name!r} is not a published model; known: {', '.join(published_models())}")
+    return published_models()[name]
+
+
 def list_models() -> list[dict]:
     rows = [{"name": n, "where": "bundled", "path": str(p)} for n, p in bundled_models().items()]
     rows += [{"name": n, "where": "local" if p.is_dir() else "local checkpoint", "path": str(p)}
              for n, p in local_models().items()]
     present = {row["name"] for row in rows}
-    rows += [{"name": n, "where": "not downloaded", "path": about}
-             for n, about in KNOWN_CHECKPOINTS.items() if n not in present]
+    rows += [{"name": n, "where": "fetched" if m.fetched(cache_dir()) else "not fetched",
+              "path": str(m.main_file(cache_dir())) if m.fetched(cache_dir()) else m.files[0].url,
+              "about": m.about, "licence": m.licence}
+             for n, m in published_models().items() if n not in present]
     rows += [{"name": n, "where": "architecture", "path": about} for n, about in UNTRAINED.items() if n not in present]
     return rows
