@@ -6,6 +6,8 @@ import importlib
 
 INSTALL_HINTS = {
     "openvino": "pip install 'manypose[openvino]'",
+    "fastapi": "pip install 'manypose[web]'",
+    "uvicorn": "pip install 'manypose[web]'",
     "default": "pip install 'manypose[torch]' (with a CPU build of torch, e.g. pip install torch==2.13.0 onnx)",
 }
 

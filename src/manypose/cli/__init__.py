@@ -10,10 +10,10 @@ import sys
 import warnings
 
 from ..debugging import DEBUG_ENV, debugging
-from . import analyze, bench, convert, evaluation, export, models, predict, train, video
+from . import analyze, bench, convert, evaluation, export, models, predict, serve, train, video
 from .options import EXIT_FAILURES, EXIT_USAGE
 
-COMMANDS = (predict, video, evaluation, analyze, train, bench, export, convert, models)
+COMMANDS = (predict, video, evaluation, analyze, train, bench, export, convert, models, serve)
 # The one place that tells the user's problems from ours. The user's input or options are bad
 # (a damaged model file is a ModelFileError, an output over an input an OverwritesInput: both
 # ValueErrors): exit 2. The machine refused (a file that cannot be written, a dependency that is

@@ -89,6 +89,13 @@ def _decoded_telling(path: Path, data: bytes, flags: int):
     return image
 
 
+def decode_image_bytes(data: bytes, source: str) -> np.ndarray:
+    """An image file's bytes (an upload, a camera frame) as displayed 8-bit BGR, checked as a
+    file is; errors name `source`."""
+    path = Path(source)
+    return apply_orientation(_stored_pixels(path, data), exif_orientation(data))
+
+
 def read_annotated_image(path, annotated_size) -> np.ndarray:
     """An annotation file's image in the pixels its annotations are in: turned as displayed
     when `annotated_size`, the file's (width, height) for it, is the displayed size and not the

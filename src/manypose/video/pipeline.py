@@ -186,13 +186,14 @@ def check_display() -> None:
 
 def run_video(estimator, source: FrameSource, frame_range: FrameRange = FrameRange(), track: bool = True,
               outputs: Optional[Outputs] = None, show: bool = False, progress: bool = True,
-              on_error=None) -> VideoReport:
+              on_error=None, report: Optional[VideoReport] = None) -> VideoReport:
     """Run the estimator over the source's frames in the range, tracking people as
     `estimator.track` does when `track`, writing each frame to the outputs. Frames that cannot
-    be read are passed to `on_error` (a message; default: a warning). Returns what was done;
-    Ctrl-C ends the run early with the outputs finished."""
+    be read are passed to `on_error` (a message; default: a warning). Returns what was done (in
+    `report` where given, which another thread may watch grow); Ctrl-C ends the run early with
+    the outputs finished."""
     outputs = outputs or Outputs()
-    report = VideoReport()
+    report = report if report is not None else VideoReport()
     frames = read_ahead(source.frames(frame_range))
     if track:
         estimator = estimator.for_tracking()
