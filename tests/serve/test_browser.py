@@ -4,6 +4,7 @@ error, in server mode and in in-browser mode; a screenshot of each is kept in bu
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
@@ -98,3 +99,26 @@ def test_an_uploaded_image_is_drawn_with_its_people(server, browser, dev_images)
     size = page.evaluate("[document.getElementById('image-result').width, document.getElementById('image-result').height]")
     page.close()
     assert status.startswith(("1 people", "2 people")) and size == [640, 426]
+
+
+def test_in_browser_decoding_finds_the_servers_people(server, browser, estimator, dev_images):
+    url, has_client = server
+    if not has_client:
+        pytest.skip("onnxruntime-web is not installed: manypose serve --install-client")
+    page = browser.new_page()
+    page.goto(url)
+    page.wait_for_function("document.getElementById('model-name').textContent.length > 0")
+    image = dev_images / "000000000139.jpg"
+    found = page.evaluate("""async (bytes) => {
+        const picture = await createImageBitmap(new Blob([new Uint8Array(bytes)], { type: "image/jpeg" }));
+        const model = await (await fetch("/api/model")).json();
+        const run = await loadInBrowserModel(model.client);
+        return (await run(picture, picture.width, picture.height)).people;
+    }""", list(image.read_bytes()))
+    page.close()
+    expected = estimator(image)
+    assert len(found) == len(expected) > 0
+    for person, keypoints in zip(sorted(found, key=lambda p: -p["score"]), expected.keypoints):
+        seen = keypoints[:, 2] > 0.5
+        # the browser's resampling differs from OpenCV's: a few pixels on a 640 x 426 photo
+        assert np.abs(np.array(person["keypoints"])[seen, :2] - keypoints[seen, :2]).max() < 4
