@@ -4,10 +4,12 @@
 confident people first, then the doubtful ones against the tracks still unmatched, so a person
 whose score dips (motion blur, partial occlusion) keeps the track instead of being dropped.
 Similarity is the mean of OKS (the keypoints, scaled by the person's size) and box IoU against
-each track's constant-velocity prediction, assigned with the Hungarian method. A track is
-tentative until seen in `confirm_frames` frames running, then confirmed (it gets an id and is
-reported), lost while unseen (kept `max_lost_frames` frames, so a person hidden for a while keeps
-the id), then removed.
+each track's constant-velocity prediction, blended with appearance (colour histograms of torso
+and legs, see manypose.appearance) where the frame is given, assigned with the Hungarian method.
+A track is tentative until seen in `confirm_frames` frames running, then confirmed (it gets an id
+and is reported), lost while unseen (kept `max_lost_frames` frames, so a person hidden for a while
+keeps the id), then removed. A lost track is taken up again by a person who looks like it and is
+within reach of where it would have walked, even where its motion no longer predicts the person.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .appearance import DESCRIPTOR_SIZE, appearance_descriptors, appearance_similarity
+from .decoders.nms import box_iou
 from .option_checks import check_number, check_switch, check_whole_number
 from .poses import Poses
 from .similarity import pose_similarity
@@ -37,15 +41,23 @@ class TrackerOptions:
     smooth: bool = True              # One-Euro filter on the keypoints
     min_cutoff_hz: float = 1.0       # One-Euro: smoothing of a still person (lower: smoother)
     beta: float = 2.0                # One-Euro: how fast the smoothing lets go with speed
+    appearance: bool = True          # colours of torso and legs help tell people apart (needs the frames)
+    appearance_weight: float = 0.3   # how much unlike looks discount the motion similarity
+    reid_similarity: float = 0.75    # the appearance from which a lost track is taken up again
+    reid_reach: float = 1.0          # how far from its prediction: person sizes, plus this many per second lost
+    max_crowding: float = 0.3        # a person overlapping another more (box IoU) does not update its looks
 
     def __post_init__(self):
-        for name in ("high_score", "low_score", "min_similarity", "min_low_similarity"):
+        for name in ("high_score", "low_score", "min_similarity", "min_low_similarity", "appearance_weight",
+                     "reid_similarity", "max_crowding"):
             check_number(name, getattr(self, name), 0, 1)
         if self.low_score > self.high_score:
             raise ValueError(f"low_score ({self.low_score}) must not be above high_score ({self.high_score})")
         check_whole_number("confirm_frames", self.confirm_frames, 1)
         check_whole_number("max_lost_frames", self.max_lost_frames, 0)
         check_switch("smooth", self.smooth)
+        check_switch("appearance", self.appearance)
+        check_number("reid_reach", self.reid_reach, 0)
         check_number("min_cutoff_hz", self.min_cutoff_hz, 0, low_open=True)
         check_number("beta", self.beta, 0)
 
@@ -98,6 +110,7 @@ class Track:
     missed: int = 0
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # pixels per second
     smoother: OneEuroFilter | None = None
+    looks: np.ndarray = field(default_factory=lambda: np.zeros(DESCRIPTOR_SIZE, np.float32))  # appearance
 
     def predicted(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints and box moved at the track's velocity to `time`."""
@@ -125,36 +138,47 @@ class PoseTracker:
         self._ids = itertools.count(1)
         self._started = False
 
-    def update(self, poses: Poses, timestamp: float) -> Poses:
+    def update(self, poses: Poses, timestamp: float, image: np.ndarray | None = None) -> Poses:
+        """The frame's tracked people; `image`, the frame the poses were found in, lets
+        appearance help (see TrackerOptions.appearance)."""
         options = self.options
         high = np.flatnonzero(poses.scores >= options.high_score)
         low = np.flatnonzero((poses.scores >= options.low_score) & (poses.scores < options.high_score))
         active = [t for t in self.tracks if t.state != TENTATIVE]
         tentative = [t for t in self.tracks if t.state == TENTATIVE]
+        frame = self._frame_looks(poses, image)
 
-        first, high_left, active_left = self._match(active, high, poses, timestamp, options.min_similarity)
+        first, high_left, active_left = self._match(active, high, poses, timestamp, options.min_similarity, frame)
         still_seen = [t for t in active_left if t.state == CONFIRMED]
-        second, _, _ = self._match(still_seen, low, poses, timestamp, options.min_low_similarity)
-        third, high_left, _ = self._match(tentative, high_left, poses, timestamp, options.min_similarity)
+        second, _, _ = self._match(still_seen, low, poses, timestamp, options.min_low_similarity, frame)
+        third, high_left, _ = self._match(tentative, high_left, poses, timestamp, options.min_similarity, frame)
 
         matched = first + second + third
         for track, person in matched:
-            self._follow(track, poses, person, timestamp)
-        born = [self._start(poses, person, timestamp) for person in high_left]
+            self._follow(track, poses, person, timestamp, frame)
+        born = [self._start(poses, person, timestamp, frame) for person in high_left]
         seen = {id(track) for track, _ in matched} | {id(track) for track in born}
         self._age(seen)
         self._started = self._started or bool(born)
         return self._report(poses, matched + list(zip(born, high_left)))
 
-    def _match(self, tracks, people, poses, timestamp, min_similarity):
+    def _frame_looks(self, poses: Poses, image):
+        """The people's appearance descriptors and whether each is clear of the others, or None
+        without a frame (or with appearance off)."""
+        if image is None or not self.options.appearance:
+            return None
+        looks = appearance_descriptors(image, poses.keypoints, poses.boxes, self.keypoint_threshold)
+        overlaps = box_iou(poses.boxes[:, None], poses.boxes[None]) if len(poses) else np.zeros((0, 0))
+        np.fill_diagonal(overlaps, 0.0)
+        clear = overlaps.max(axis=1, initial=0.0) <= self.options.max_crowding
+        return looks, clear
+
+    def _match(self, tracks, people, poses, timestamp, min_similarity, frame):
         """Hungarian assignment of tracks to people; returns the pairs, the people left and the
         tracks left."""
         if len(tracks) == 0 or len(people) == 0:
             return [], np.asarray(people), tracks
-        predictions = [t.predicted(timestamp) for t in tracks]
-        similarity = pose_similarity(
-            np.stack([k for k, _ in predictions]), np.stack([b for _, b in predictions]),
-            poses.keypoints[people], poses.boxes[people], self.skeleton.sigmas, self.keypoint_threshold)
+        similarity = self._similarity(tracks, people, poses, timestamp, frame)
         rows, columns = linear_sum_assignment(-similarity)
         pairs = [(tracks[r], people[c]) for r, c in zip(rows, columns) if similarity[r, c] >= min_similarity]
         paired_people = {person for _, person in pairs}
@@ -162,7 +186,29 @@ class PoseTracker:
         return (pairs, np.asarray([p for p in people if p not in paired_people], dtype=int),
                 [t for t in tracks if id(t) not in paired_tracks])
 
-    def _follow(self, track: Track, poses: Poses, person: int, timestamp: float) -> None:
+    def _similarity(self, tracks, people, poses, timestamp, frame) -> np.ndarray:
+        """(tracks, people) similarity: motion (pose and box against the prediction), blended
+        with appearance near the prediction; a lost track's look-alike within reach re-identifies it."""
+        predictions = [t.predicted(timestamp) for t in tracks]
+        predicted_boxes = np.stack([b for _, b in predictions])
+        motion = pose_similarity(np.stack([k for k, _ in predictions]), predicted_boxes, poses.keypoints[people],
+                                 poses.boxes[people], self.skeleton.sigmas, self.keypoint_threshold)
+        if frame is None:
+            return motion
+        options = self.options
+        looks = appearance_similarity(np.stack([t.looks for t in tracks]), frame[0][people])
+        known = np.stack([t.looks.any() for t in tracks])[:, None] & frame[0][people].any(axis=1)[None]
+        # appearance only discounts motion: it tells apart people near a prediction, and never
+        # makes a match of someone far from it
+        blended = np.where(known, motion * (1 - options.appearance_weight * (1 - looks)), motion)
+        lost_seconds = np.array([timestamp - t.time if t.missed else -1.0 for t in tracks])[:, None]
+        reach = np.array([t.scale for t in tracks])[:, None] * (1 + options.reid_reach * lost_seconds)
+        centres = (poses.boxes[people, :2] + poses.boxes[people, 2:]) / 2
+        distance = np.linalg.norm((predicted_boxes[:, None, :2] + predicted_boxes[:, None, 2:]) / 2 - centres[None], axis=-1)
+        reidentified = known & (lost_seconds >= 0) & (distance <= reach) & (looks >= options.reid_similarity)
+        return np.where(reidentified, np.maximum(blended, looks), blended)
+
+    def _follow(self, track: Track, poses: Poses, person: int, timestamp: float, frame) -> None:
         box = poses.boxes[person].astype(np.float64)
         elapsed = timestamp - track.time
         if elapsed > 0:
@@ -173,6 +219,7 @@ class PoseTracker:
         track.time = timestamp
         track.hits += 1
         track.missed = 0
+        self._remember_looks(track, person, frame)
         if track.state == LOST or (track.state == TENTATIVE and track.hits >= self.options.confirm_frames):
             self._confirm(track)
 
@@ -182,12 +229,20 @@ class PoseTracker:
             keypoints[:, :2] = track.smoother(keypoints[:, :2], timestamp, track.scale)
         return keypoints
 
-    def _start(self, poses: Poses, person: int, timestamp: float) -> Track:
+    def _remember_looks(self, track: Track, person: int, frame) -> None:
+        """A running mean of the person's appearance, from frames where no one else overlaps them."""
+        if frame is None or not frame[1][person] or not frame[0][person].any():
+            return
+        looks = frame[0][person]
+        track.looks = looks if not track.looks.any() else 0.9 * track.looks + 0.1 * looks
+
+    def _start(self, poses: Poses, person: int, timestamp: float, frame=None) -> Track:
         options = self.options
         smoother = OneEuroFilter(options.min_cutoff_hz, options.beta) if options.smooth else None
         track = Track(poses.keypoints[person].astype(np.float64), poses.boxes[person].astype(np.float64),
                       timestamp, smoother=smoother)
         track.keypoints = self._smoothed(track, poses.keypoints[person], timestamp)
+        self._remember_looks(track, person, frame)
         if not self._started or options.confirm_frames == 1:  # the first people seen have no history to wait for
             self._confirm(track)
         self.tracks.append(track)

@@ -37,10 +37,11 @@ def raw_poses(estimator, clip):
     return poses
 
 
-def tracked_by_hand(estimator, raw_poses, timestamps):
-    """What a PoseTracker with the estimator's options reports when fed these times directly."""
+def tracked_by_hand(estimator, raw_poses, timestamps, clip):
+    """What a PoseTracker with the estimator's options reports when fed these times (and the
+    frames, for appearance) directly."""
     tracker = PoseTracker(estimator.skeleton, estimator.config.tracker, estimator.keypoint_threshold)
-    return [tracker.update(poses, time) for poses, time in zip(raw_poses, timestamps)]
+    return [tracker.update(poses, time, image) for poses, time, image in zip(raw_poses, timestamps, clip)]
 
 
 def assert_same_tracking(got, expected):
@@ -67,7 +68,7 @@ def test_as_frames_keeps_frames_as_they_are():
 @pytest.mark.parametrize("fps", [10.0, 30.0])
 def test_arrays_are_tracked_at_index_over_fps(estimator, clip, raw_poses, fps):
     got = list(estimator.track(clip, fps=fps))
-    assert_same_tracking(got, tracked_by_hand(estimator, raw_poses, [i / fps for i in range(len(clip))]))
+    assert_same_tracking(got, tracked_by_hand(estimator, raw_poses, [i / fps for i in range(len(clip))], clip))
 
 
 def test_the_same_frames_at_a_lower_rate_are_smoothed_less(estimator, clip, raw_poses):
@@ -83,7 +84,7 @@ def test_the_same_frames_at_a_lower_rate_are_smoothed_less(estimator, clip, raw_
 
 def test_the_default_rate_is_30_fps(estimator, clip, raw_poses):
     got = list(estimator.track(clip))
-    assert_same_tracking(got, tracked_by_hand(estimator, raw_poses, [i / 30 for i in range(len(clip))]))
+    assert_same_tracking(got, tracked_by_hand(estimator, raw_poses, [i / 30 for i in range(len(clip))], clip))
 
 
 def test_paths_are_tracked_like_the_arrays_they_hold(estimator, clip, raw_poses, tmp_path):
@@ -92,13 +93,13 @@ def test_paths_are_tracked_like_the_arrays_they_hold(estimator, clip, raw_poses,
         paths.append(tmp_path / f"{index}.png")  # lossless: the same pixels as the array
         cv2.imwrite(str(paths[-1]), image)
     got = list(estimator.track(paths, fps=10))
-    assert_same_tracking(got, tracked_by_hand(estimator, raw_poses, [i / 10 for i in range(len(clip))]))
+    assert_same_tracking(got, tracked_by_hand(estimator, raw_poses, [i / 10 for i in range(len(clip))], clip))
 
 
 def test_frames_are_tracked_at_their_own_timestamps_whatever_the_fps(estimator, clip, raw_poses):
     times = [0.0, 0.02, 0.3, 0.35]  # irregular, as a variable-rate video gives
     frames = [Frame(20 + i, time, image) for i, (time, image) in enumerate(zip(times, clip))]
-    expected = tracked_by_hand(estimator, raw_poses, times)
+    expected = tracked_by_hand(estimator, raw_poses, times, clip)
     for fps in (10, 30):
         assert_same_tracking(list(estimator.track(frames, fps=fps)), expected)
 

@@ -52,13 +52,14 @@ def people_in(image: np.ndarray) -> Poses:
 
 
 class FakeTracker:
-    """Numbers the people of each frame 1, 2, ... and notes the times it was given."""
+    """Numbers the people of each frame 1, 2, ... and notes the times and frames it was given."""
 
     def __init__(self):
-        self.times = []
+        self.times, self.images = [], []
 
-    def update(self, poses: Poses, timestamp: float) -> Poses:
+    def update(self, poses: Poses, timestamp: float, image=None) -> Poses:
         self.times.append(timestamp)
+        self.images.append(image)
         return dataclasses.replace(poses, track_ids=np.arange(1, len(poses) + 1))
 
 
@@ -344,6 +345,7 @@ def test_runs_are_tracked_by_default_at_the_frames_times(tmp_path):
     run_video(estimator, FakeSource(frames), outputs=Outputs(json_path=log), progress=False)
     assert estimator.for_tracking_asked and len(estimator.trackers) == 1
     assert estimator.trackers[0].times == [0.0, 0.04, 0.1]
+    assert [int(image[1, 1, 0]) for image in estimator.trackers[0].images] == [50, 60, 70]  # each its own frame
     assert [[p["track_id"] for p in e["poses"]] for e in lines_of(log)] == [[1, 2], [1], [1, 2]]
 
 

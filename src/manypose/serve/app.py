@@ -150,7 +150,7 @@ def _tracked_frame(estimator, tracker, data: bytes, timestamp: float) -> dict:
     prepared = time.perf_counter()
     outputs = estimator.backend(blob)
     ran = time.perf_counter()
-    poses = tracker.update(estimator.postprocess(outputs, geometry, image.shape), timestamp)
+    poses = tracker.update(estimator.postprocess(outputs, geometry, image.shape), timestamp, image)
     done = time.perf_counter()
     return people_json(poses, {"prepare": _ms(prepared - started), "net": _ms(ran - prepared),
                                "decode": _ms(done - ran)})

@@ -68,7 +68,7 @@ def tracked_frames(estimator, frames: Iterable[Frame], tracker=None, full_images
         if error:
             yield TrackedFrame(frame.index, frame.timestamp, None, Poses.empty(estimator.skeleton), error)
             continue
-        poses = result.poses if tracker is None else tracker.update(result.poses, frame.timestamp)
+        poses = result.poses if tracker is None else tracker.update(result.poses, frame.timestamp, result.image)
         yield TrackedFrame(frame.index, frame.timestamp, result.image, poses, None)
 
 
