@@ -94,17 +94,26 @@ class PoseEstimator:
         """A tracker for one video, with this configuration's tracker options."""
         return PoseTracker(self.skeleton, self.config.tracker, self.keypoint_threshold)
 
-    def track(self, frames, fps: float = 30.0, options=None):
+    def track(self, frames, fps: float = 30.0, options=None, offline=None):
         """Yield the tracked `Poses` of each frame, in order, with `track_ids` filled: ids that
         persist across frames (see manypose.track), the same as `manypose video --track` gives
         for the same options. `frames` are BGR arrays or image paths at `fps` frames per second,
         or `manypose.video.Frame`s with their own timestamps (as
         `manypose.video.open_source(...).frames()` gives). `options` (a `TrackerOptions`)
-        replaces the configuration's. A frame that cannot be read gives no people and a warning."""
-        from .video.pipeline import as_frames, tracked_frames
+        replaces the configuration's. `offline` (True, or an `OfflineOptions`) tracks every frame
+        first and then refines the whole recording as `manypose video --offline` does (gaps
+        closed, short absences filled in, paths smoothed both ways; see manypose.track_offline):
+        the poses then come at the end. A frame that cannot be read gives no people and a warning."""
+        from .track_offline import OfflineOptions
+        from .video.pipeline import as_frames, offline_tracked, tracked_frames
 
         tracking = (self.reconfigured(tracker=options) if options else self).for_tracking()
-        for tracked in tracked_frames(tracking, as_frames(frames, fps), tracking.new_tracker()):
+        if offline:
+            chosen = offline if isinstance(offline, OfflineOptions) else OfflineOptions()
+            results = offline_tracked(tracking, as_frames(frames, fps), chosen)
+        else:
+            results = tracked_frames(tracking, as_frames(frames, fps), tracking.new_tracker())
+        for tracked in results:
             if tracked.error:
                 warnings.warn(f"{tracked.error}; no people for frame {tracked.index}")
             yield tracked.poses

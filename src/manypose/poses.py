@@ -14,7 +14,8 @@ class Poses:
     """People found in one image, in original-image pixels.
 
     keypoints: (N, K, 3) x, y, confidence; scores: (N,) person scores; boxes: (N, 4) x1, y1, x2, y2;
-    track_ids: (N,) ids that persist across the frames of a video, when tracked (else None).
+    track_ids: (N,) ids that persist across the frames of a video, when tracked (else None);
+    interpolated: (N,) True for people filled in between two sightings by offline tracking.
     """
 
     keypoints: np.ndarray
@@ -24,6 +25,7 @@ class Poses:
     image_size: tuple[int, int] = (0, 0)  # width, height
     keypoint_threshold: float = 0.5  # confidence from which the model's keypoints count as seen
     track_ids: Optional[np.ndarray] = None
+    interpolated: Optional[np.ndarray] = None
 
     @classmethod
     def empty(cls, skeleton: Skeleton = COCO17, image_size: tuple[int, int] = (0, 0)) -> "Poses":
@@ -65,6 +67,8 @@ class Poses:
         people = []
         for person, (keypoints, score, box) in enumerate(zip(self.keypoints, self.scores, self.boxes)):
             entry = {"track_id": int(self.track_ids[person])} if self.track_ids is not None else {}
+            if self.interpolated is not None and self.interpolated[person]:
+                entry["interpolated"] = True
             entry.update({
                 "score": round(float(score), 5),
                 "box": [round(float(v), 2) for v in box],

@@ -135,6 +135,7 @@ class PoseTracker:
         self.options = options or TrackerOptions()
         self.keypoint_threshold = keypoint_threshold
         self.tracks: list[Track] = []
+        self.appearances: dict[int, np.ndarray] = {}  # each id's latest looks, for offline tracking
         self._ids = itertools.count(1)
         self._started = False
 
@@ -235,6 +236,8 @@ class PoseTracker:
             return
         looks = frame[0][person]
         track.looks = looks if not track.looks.any() else 0.9 * track.looks + 0.1 * looks
+        if track.track_id > 0:
+            self.appearances[track.track_id] = track.looks
 
     def _start(self, poses: Poses, person: int, timestamp: float, frame=None) -> Track:
         options = self.options
@@ -251,6 +254,8 @@ class PoseTracker:
     def _confirm(self, track: Track) -> None:
         if track.track_id < 0:
             track.track_id = next(self._ids)
+            if track.looks.any():
+                self.appearances[track.track_id] = track.looks
         track.state = CONFIRMED
 
     def _age(self, seen: set) -> None:

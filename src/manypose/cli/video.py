@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..track import TrackerOptions
+from ..track_offline import OfflineOptions
 from .options import EXIT_FAILURES, add_model_options, estimator_from_args, model_inputs, positive_int
 
 TRACKING = TrackerOptions()
@@ -45,6 +46,11 @@ def add(commands) -> None:
                    help="One-Euro smoothing of tracked keypoints, in seconds from the frame timestamps (default on)")
     p.add_argument("--track-buffer", type=int, default=TRACKING.max_lost_frames, metavar="N",
                    help=f"frames a lost person keeps their id (default {TRACKING.max_lost_frames})")
+    p.add_argument("--offline", action="store_true",
+                   help="for recordings: track every frame first, then join tracks broken by occlusion (by "
+                        "appearance and heading), fill in people missing up to a second, and smooth their paths "
+                        "forwards and backwards (no lag); the outputs are written in a second reading of the "
+                        "source. Not for cameras and streams")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (q or Esc quits)")
     p.set_defaults(run=run)
 
@@ -66,13 +72,18 @@ def run(args) -> int:
 
     frame_range = FrameRange(args.start, args.end, args.max_frames, args.frame_stride)
     tracker = TrackerOptions(smooth=args.smooth, max_lost_frames=args.track_buffer)
+    if args.offline and (args.show or not args.track):
+        raise ValueError("--offline tracks a whole recording before writing it: not with --show or --no-track")
     if args.show:
         check_display()
     source = open_source(args.source, fps=args.fps)
+    if args.offline and source.live:
+        raise ValueError(f"{args.source}: --offline needs a recording (a file or images), not a camera or stream")
     _refuse_overwriting_inputs(args, source)
     outputs = Outputs(args.video_output, args.json_output, source.fps / args.frame_stride, source.size)
     report = run_video(estimator_from_args(args, tracker), source, frame_range, args.track, outputs, show=args.show,
-                       progress=not args.quiet, on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
+                       progress=not args.quiet, on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr),
+                       offline=OfflineOptions() if args.offline else None)
     _print_report(args, report)
     if report.interrupted:
         print(f"stopped early after {report.frames} frames; the outputs hold them all", file=sys.stderr)

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..poses import Poses
+from ..track_offline import OfflineOptions, refine_tracks
 from .sources import Frame, FrameRange, FrameSource
 from .writers import JsonLinesWriter, VideoWriter
 
@@ -70,6 +71,20 @@ def tracked_frames(estimator, frames: Iterable[Frame], tracker=None, full_images
             continue
         poses = result.poses if tracker is None else tracker.update(result.poses, frame.timestamp, result.image)
         yield TrackedFrame(frame.index, frame.timestamp, result.image, poses, None)
+
+
+def offline_tracked(estimator, frames: Iterable[Frame], options: OfflineOptions = OfflineOptions(),
+                    progress=None) -> list[TrackedFrame]:
+    """Every frame tracked, then the whole recording refined (see manypose.track_offline): the
+    frames' poses are held, not their pictures. `progress` is called once per frame tracked."""
+    tracker = estimator.new_tracker()
+    tracked = []
+    for frame in tracked_frames(estimator, frames, tracker):
+        tracked.append(frame._replace(image=None))
+        if progress:
+            progress()
+    refined = refine_tracks([t.poses for t in tracked], [t.timestamp for t in tracked], tracker.appearances, options)
+    return [frame._replace(poses=poses) for frame, poses in zip(tracked, refined)]
 
 
 def read_ahead(items: Iterable, depth: int = READ_AHEAD) -> Iterator:
@@ -186,22 +201,28 @@ def check_display() -> None:
 
 def run_video(estimator, source: FrameSource, frame_range: FrameRange = FrameRange(), track: bool = True,
               outputs: Optional[Outputs] = None, show: bool = False, progress: bool = True,
-              on_error=None, report: Optional[VideoReport] = None) -> VideoReport:
+              on_error=None, report: Optional[VideoReport] = None,
+              offline: Optional[OfflineOptions] = None) -> VideoReport:
     """Run the estimator over the source's frames in the range, tracking people as
     `estimator.track` does when `track`, writing each frame to the outputs. Frames that cannot
     be read are passed to `on_error` (a message; default: a warning). Returns what was done (in
     `report` where given, which another thread may watch grow); Ctrl-C ends the run early with
-    the outputs finished."""
+    the outputs finished. With `offline` options, the recording is tracked whole first, refined
+    (manypose.track_offline), then read again to draw: files and image sequences only."""
+    started = time.perf_counter()
     outputs = outputs or Outputs()
     report = report if report is not None else VideoReport()
-    frames = read_ahead(source.frames(frame_range))
     if track:
         estimator = estimator.for_tracking()
-    results = tracked_frames(estimator, frames, estimator.new_tracker() if track else None,
-                             full_images=bool(outputs.video) or show)
-    bar = tqdm(total=frame_range.expected(source.frame_count, source.fps), unit="frame",
-               desc=source.description[-40:], disable=not progress, dynamic_ncols=True)
-    started = time.perf_counter()
+    expected = frame_range.expected(source.frame_count, source.fps)
+    if offline is not None:
+        source, frames, results = _offline_results(estimator, source, frame_range, offline, outputs, expected, progress)
+    else:
+        frames = read_ahead(source.frames(frame_range))
+        results = tracked_frames(estimator, frames, estimator.new_tracker() if track else None,
+                                 full_images=bool(outputs.video) or show)
+    bar = tqdm(total=expected, unit="frame", desc=source.description[-40:], disable=not progress,
+               dynamic_ncols=True)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="manypose-writer") as writer:
             _write_all(results, outputs, writer, report, bar, show, on_error or warnings.warn)
@@ -215,6 +236,20 @@ def run_video(estimator, source: FrameSource, frame_range: FrameRange = FrameRan
         source.close()
         outputs.close()
     return report
+
+
+def _offline_results(estimator, source: FrameSource, frame_range: FrameRange, options: OfflineOptions,
+                     outputs: Outputs, expected, progress: bool):
+    """The source and the frames' reader to close at the end, and the refined frames, with the
+    pictures of a second reading where a video is written."""
+    with tqdm(total=expected, unit="frame", desc="tracking", disable=not progress, dynamic_ncols=True) as bar:
+        refined = offline_tracked(estimator, read_ahead(source.frames(frame_range)), options, bar.update)
+    if not outputs.video:
+        return source, read_ahead(()), (frame for frame in refined)
+    source.close()
+    again = source.reopened()
+    pictures = read_ahead(again.frames(frame_range))
+    return again, pictures, (frame._replace(image=picture.image) for frame, picture in zip(refined, pictures))
 
 
 def _write_all(results, outputs: Outputs, writer: ThreadPoolExecutor, report: VideoReport, bar,

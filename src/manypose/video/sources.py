@@ -105,6 +105,11 @@ class FrameSource:
     def frames(self, frame_range: FrameRange = FrameRange()) -> Iterator[Frame]:
         raise NotImplementedError
 
+    def reopened(self) -> "FrameSource":
+        """The same source from its start, for a second reading (offline tracking)."""
+        raise VideoSourceError(f"{self.description}: a camera or stream cannot be read twice; offline "
+                               "tracking needs a recording (a file or images)")
+
     def close(self) -> None:
         pass
 
@@ -160,6 +165,9 @@ class ImageSequence(FrameSource):
         self.files, self.description, self.fps = files, description, fps
         self.frame_count, self.size = len(files), None
 
+    def reopened(self) -> "ImageSequence":
+        return ImageSequence(self.files, self.description, self.fps)
+
     def frames(self, frame_range: FrameRange = FrameRange()) -> Iterator[Frame]:
         timing = ((index, index / self.fps) for index in range(len(self.files)))
         for _, index, timestamp in frame_range.taken(timing):
@@ -185,6 +193,11 @@ class CaptureSource(FrameSource):
         self.size = (width, height) if width > 0 and height > 0 else None
         self.grabbed = 0
         self.exhausted = False  # the capture gave no more frames (rather than the range ending)
+
+    def reopened(self) -> FrameSource:
+        if self.live:
+            return super().reopened()
+        return _open_video_file(Path(self.description))
 
     def frames(self, frame_range: FrameRange = FrameRange()) -> Iterator[Frame]:
         for _, index, timestamp in frame_range.taken(self._grabbed()):
