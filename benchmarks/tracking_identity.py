@@ -64,16 +64,26 @@ def read_frames(video: Path) -> list[np.ndarray]:
 
 
 def run_manypose(frames: list[np.ndarray], fps: float) -> dict[str, list[list[dict]]]:
-    """Tracked people per frame, smoothed and not, from one network pass over the frames."""
+    """Tracked people per frame from one network pass over the frames: online with and without
+    smoothing, online on motion alone (no appearance, the tracker before it), and offline (the
+    online pass without smoothing, then manypose.track_offline's refinement)."""
     import manypose
     from manypose.track import TrackerOptions
+    from manypose.track_offline import refine_tracks
 
     tracking = manypose.load().for_tracking()
     detections = [result.poses for result in tracking.stream(frames)]
-    runs = {}
-    for name, smooth in (("manypose", True), ("manypose --no-smooth", False)):
-        tracker = tracking.reconfigured(tracker=TrackerOptions(smooth=smooth)).new_tracker()
-        runs[name] = [_people(tracker.update(poses, index / fps)) for index, poses in enumerate(detections)]
+    times = [index / fps for index in range(len(frames))]
+    runs, online = {}, {}
+    variants = (("manypose", TrackerOptions()), ("manypose --no-smooth", TrackerOptions(smooth=False)),
+                ("manypose, motion only", TrackerOptions(appearance=False)))
+    for name, options in variants:
+        tracker = tracking.reconfigured(tracker=options).new_tracker()
+        online[name] = [tracker.update(poses, time, frame) for poses, time, frame in zip(detections, times, frames)]
+        runs[name] = [_people(poses) for poses in online[name]]
+        if name == "manypose --no-smooth":
+            offline = refine_tracks(online[name], times, tracker.appearances)
+            runs["manypose --offline"] = [_people(poses) for poses in offline]
     return runs
 
 
@@ -173,7 +183,7 @@ def print_clip(name: str, truth: dict, rows: dict) -> None:
           f" | {'still acc':>9} {'err':>6} | {'walk acc':>9} {'err':>6}")
     for tracker, row in rows.items():
         s, j = row["identity"], row["jitter"]
-        print(f"{tracker:22} {s['idf1']:6.3f} {s['mota']:6.3f} {s['hota']:6.3f} {s['id_switches']:5d} "
+        print(f"{tracker:24} {s['idf1']:6.3f} {s['mota']:6.3f} {s['hota']:6.3f} {s['id_switches']:5d} "
               f"{s['false_positives']:5d} {s['misses']:5d} {s['predicted_ids']:4d} ({s['true_ids']})"
               f" | {j['still']['acceleration']:9.2f} {j['still']['position_error']:6.2f}"
               f" | {j['walking']['acceleration']:9.2f} {j['walking']['position_error']:6.2f}")
@@ -194,7 +204,7 @@ def print_means(results: dict) -> dict:
             means[tracker][f"{state}_acceleration"] = float(np.nanmean(accelerations))
     print(f"\nmean over {len(results)} clips")
     for tracker, m in means.items():
-        print(f"{tracker:22} IDF1 {m['idf1']:.3f}  MOTA {m['mota']:.3f}  HOTA {m['hota']:.3f}  "
+        print(f"{tracker:24} IDF1 {m['idf1']:.3f}  MOTA {m['mota']:.3f}  HOTA {m['hota']:.3f}  "
               f"switches {m['id_switches']:.1f}  ids {m['predicted_ids']:.1f}  "
               f"acceleration still {m['still_acceleration']:.2f} walking {m['walking_acceleration']:.2f}")
     return means

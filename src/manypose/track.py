@@ -150,11 +150,14 @@ class PoseTracker:
         frame = self._frame_looks(poses, image)
 
         first, high_left, active_left = self._match(active, high, poses, timestamp, options.min_similarity, frame)
+        # only then by looks alone: a lost track must not take a person that motion explains
+        lost = [t for t in active_left if t.state == LOST]
+        found, high_left, _ = self._match(lost, high_left, poses, timestamp, options.reid_similarity, frame, True)
         still_seen = [t for t in active_left if t.state == CONFIRMED]
         second, _, _ = self._match(still_seen, low, poses, timestamp, options.min_low_similarity, frame)
         third, high_left, _ = self._match(tentative, high_left, poses, timestamp, options.min_similarity, frame)
 
-        matched = first + second + third
+        matched = first + found + second + third
         for track, person in matched:
             self._follow(track, poses, person, timestamp, frame)
         born = [self._start(poses, person, timestamp, frame) for person in high_left]
@@ -174,12 +177,12 @@ class PoseTracker:
         clear = overlaps.max(axis=1, initial=0.0) <= self.options.max_crowding
         return looks, clear
 
-    def _match(self, tracks, people, poses, timestamp, min_similarity, frame):
-        """Hungarian assignment of tracks to people; returns the pairs, the people left and the
-        tracks left."""
-        if len(tracks) == 0 or len(people) == 0:
+    def _match(self, tracks, people, poses, timestamp, min_similarity, frame, by_looks: bool = False):
+        """Hungarian assignment of tracks to people (`by_looks`: lost tracks by appearance within
+        reach); returns the pairs, the people left and the tracks left."""
+        if len(tracks) == 0 or len(people) == 0 or (by_looks and frame is None):
             return [], np.asarray(people), tracks
-        similarity = self._similarity(tracks, people, poses, timestamp, frame)
+        similarity = (self._reidentification if by_looks else self._similarity)(tracks, people, poses, timestamp, frame)
         rows, columns = linear_sum_assignment(-similarity)
         pairs = [(tracks[r], people[c]) for r, c in zip(rows, columns) if similarity[r, c] >= min_similarity]
         paired_people = {person for _, person in pairs}
@@ -188,26 +191,35 @@ class PoseTracker:
                 [t for t in tracks if id(t) not in paired_tracks])
 
     def _similarity(self, tracks, people, poses, timestamp, frame) -> np.ndarray:
-        """(tracks, people) similarity: motion (pose and box against the prediction), blended
-        with appearance near the prediction; a lost track's look-alike within reach re-identifies it."""
+        """(tracks, people) similarity: motion (pose and box against the prediction), discounted
+        for unlike looks."""
         predictions = [t.predicted(timestamp) for t in tracks]
-        predicted_boxes = np.stack([b for _, b in predictions])
-        motion = pose_similarity(np.stack([k for k, _ in predictions]), predicted_boxes, poses.keypoints[people],
-                                 poses.boxes[people], self.skeleton.sigmas, self.keypoint_threshold)
+        motion = pose_similarity(np.stack([k for k, _ in predictions]), np.stack([b for _, b in predictions]),
+                                 poses.keypoints[people], poses.boxes[people], self.skeleton.sigmas,
+                                 self.keypoint_threshold)
         if frame is None:
             return motion
-        options = self.options
-        looks = appearance_similarity(np.stack([t.looks for t in tracks]), frame[0][people])
-        known = np.stack([t.looks.any() for t in tracks])[:, None] & frame[0][people].any(axis=1)[None]
+        looks, known = self._looks(tracks, people, frame)
         # appearance only discounts motion: it tells apart people near a prediction, and never
         # makes a match of someone far from it
-        blended = np.where(known, motion * (1 - options.appearance_weight * (1 - looks)), motion)
-        lost_seconds = np.array([timestamp - t.time if t.missed else -1.0 for t in tracks])[:, None]
-        reach = np.array([t.scale for t in tracks])[:, None] * (1 + options.reid_reach * lost_seconds)
+        return np.where(known, motion * (1 - self.options.appearance_weight * (1 - looks)), motion)
+
+    def _reidentification(self, tracks, people, poses, timestamp, frame) -> np.ndarray:
+        """(lost tracks, people) appearance similarity, 0 beyond reach of where each track was heading."""
+        looks, known = self._looks(tracks, people, frame)
+        lost_seconds = np.array([timestamp - t.time for t in tracks])[:, None]
+        reach = np.array([t.scale for t in tracks])[:, None] * (1 + self.options.reid_reach * lost_seconds)
+        predicted = np.stack([t.predicted(timestamp)[1] for t in tracks])
         centres = (poses.boxes[people, :2] + poses.boxes[people, 2:]) / 2
-        distance = np.linalg.norm((predicted_boxes[:, None, :2] + predicted_boxes[:, None, 2:]) / 2 - centres[None], axis=-1)
-        reidentified = known & (lost_seconds >= 0) & (distance <= reach) & (looks >= options.reid_similarity)
-        return np.where(reidentified, np.maximum(blended, looks), blended)
+        distance = np.linalg.norm((predicted[:, None, :2] + predicted[:, None, 2:]) / 2 - centres[None], axis=-1)
+        return np.where(known & (distance <= reach), looks, 0.0)
+
+    @staticmethod
+    def _looks(tracks, people, frame):
+        """Appearance similarity of tracks and people, and where both have a look at all."""
+        descriptors = frame[0][people]
+        known = np.stack([t.looks.any() for t in tracks])[:, None] & descriptors.any(axis=1)[None]
+        return appearance_similarity(np.stack([t.looks for t in tracks]), descriptors), known
 
     def _follow(self, track: Track, poses: Poses, person: int, timestamp: float, frame) -> None:
         box = poses.boxes[person].astype(np.float64)

@@ -13,7 +13,7 @@ import time
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, NamedTuple, Optional
 
 import cv2
@@ -76,8 +76,9 @@ def tracked_frames(estimator, frames: Iterable[Frame], tracker=None, full_images
 def offline_tracked(estimator, frames: Iterable[Frame], options: OfflineOptions = OfflineOptions(),
                     progress=None) -> list[TrackedFrame]:
     """Every frame tracked, then the whole recording refined (see manypose.track_offline): the
-    frames' poses are held, not their pictures. `progress` is called once per frame tracked."""
-    tracker = estimator.new_tracker()
+    frames' poses are held, not their pictures. `progress` is called once per frame tracked.
+    The online One-Euro filter stays off: the refinement smooths both ways, without its lag."""
+    tracker = estimator.reconfigured(tracker=replace(estimator.config.tracker, smooth=False)).new_tracker()
     tracked = []
     for frame in tracked_frames(estimator, frames, tracker):
         tracked.append(frame._replace(image=None))
