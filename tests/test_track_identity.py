@@ -69,3 +69,22 @@ def test_appearance_options_are_checked():
         TrackerOptions(reid_similarity=1.5)
     with pytest.raises(ValueError, match="appearance must be True or False"):
         TrackerOptions(appearance="yes")
+
+
+def test_a_second_box_on_part_of_a_followed_person_starts_no_rival_track():
+    from manypose.poses import Poses
+
+    from synthetic_people import poses_of
+
+    walker = Walker(1, (200, 300), (0, 0))
+    frames = sequence([walker], seconds=0.5, fps=FPS)
+    tracker = PoseTracker(COCO17, TrackerOptions(confirm_frames=1))
+    for time, poses, _ in frames[:3]:
+        tracker.update(poses, time)
+    keypoints, box = walker.pose(0.3, np.random.default_rng(0), 0.0)
+    upper_half = box.copy()
+    upper_half[3] = (box[1] + box[3]) / 2
+    doubled = poses_of([(keypoints, box), (keypoints, upper_half)], [0.9, 0.8])
+    assert isinstance(doubled, Poses) and len(doubled) == 2
+    assert tracker.update(doubled, 0.3).track_ids.tolist() == [1]
+    assert len(tracker.tracks) == 1

@@ -46,10 +46,11 @@ class TrackerOptions:
     reid_similarity: float = 0.75    # the appearance from which a lost track is taken up again
     reid_reach: float = 1.0          # how far from its prediction: person sizes, plus this many per second lost
     max_crowding: float = 0.3        # a person overlapping another more (box IoU) does not update its looks
+    max_inside: float = 0.7          # a new person with more of their box inside a followed one's starts no track
 
     def __post_init__(self):
         for name in ("high_score", "low_score", "min_similarity", "min_low_similarity", "appearance_weight",
-                     "reid_similarity", "max_crowding"):
+                     "reid_similarity", "max_crowding", "max_inside"):
             check_number(name, getattr(self, name), 0, 1)
         if self.low_score > self.high_score:
             raise ValueError(f"low_score ({self.low_score}) must not be above high_score ({self.high_score})")
@@ -160,11 +161,24 @@ class PoseTracker:
         matched = first + found + second + third
         for track, person in matched:
             self._follow(track, poses, person, timestamp, frame)
+        high_left = self._not_inside(high_left, [person for _, person in matched], poses)
         born = [self._start(poses, person, timestamp, frame) for person in high_left]
         seen = {id(track) for track, _ in matched} | {id(track) for track in born}
         self._age(seen)
         self._started = self._started or bool(born)
         return self._report(poses, matched + list(zip(born, high_left)))
+
+    def _not_inside(self, people, followed, poses: Poses):
+        """The people who may start a track: not a part of someone followed in this frame (a
+        second box on the half of a person that an obstacle cuts off would start a rival track)."""
+        if len(people) == 0 or len(followed) == 0:
+            return people
+        boxes, others = poses.boxes[people], poses.boxes[followed]
+        top_left = np.maximum(boxes[:, None, :2], others[None, :, :2])
+        bottom_right = np.minimum(boxes[:, None, 2:], others[None, :, 2:])
+        inside = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+        areas = np.maximum(np.prod(boxes[:, 2:] - boxes[:, :2], axis=-1), 1e-9)
+        return np.asarray(people)[(inside / areas[:, None]).max(axis=1) < self.options.max_inside]
 
     def _frame_looks(self, poses: Poses, image):
         """The people's appearance descriptors and whether each is clear of the others, or None
