@@ -233,6 +233,29 @@ def test_quantization_is_qdq_with_per_channel_int8_weights_and_uint8_activations
     assert all(constants[node.input[2]].dtype == np.uint8 for node in activation_quantized)
 
 
+def test_only_the_layer_reading_the_image_has_7_bit_weights(quickly_quantized):
+    """Without VNNI, pairs of uint8 x int8 products add in int16: 7 bits keep the first layer,
+    whose input fills the uint8 range, from saturating; the others keep 8 bits."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(quickly_quantized)).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    made_by = {output: node for node in graph.node for output in node.output}
+    peaks = {True: [], False: []}  # largest weight step, by whether the layer reads the image
+    for node in graph.node:
+        if node.op_type == "Conv" and node.input[1] in made_by:  # a dequantized weight, not a float one
+            reads_image = made_by[made_by[node.input[0]].input[0]].input[0] == "images"
+            peaks[reads_image].append(np.abs(constants[made_by[node.input[1]].input[0]]).max())
+    assert peaks[True] == [64]
+    assert len(peaks[False]) > 80 and all(peak == 127 for peak in peaks[False])
+
+
+def test_the_7_bit_override_names_the_weights_of_convolutions_reading_the_input(tmp_path):
+    path = tiny_conv_network(tmp_path / "tiny.onnx")
+    assert export.input_layer_overrides(path) == {"w0": [{"axis": 0, "reduce_range": True}]}
+
+
 def test_quantization_without_onnx_says_what_needs_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx raises ImportError
     with pytest.raises(ImportError, match="INT8 quantization needs onnx: pip install"):
