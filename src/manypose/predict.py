@@ -22,6 +22,13 @@ class BatchReport:
     def ok(self) -> bool:
         return not self.failures
 
+    def add(self, entry: dict, on_error=None) -> None:
+        self.entries.append(entry)
+        if "error" in entry:
+            self.failures.append(entry["error"])
+            if on_error:
+                on_error(entry["error"])
+
 
 @dataclass
 class Batch:
@@ -69,28 +76,39 @@ def predict_batch(estimator, batch: Batch, progress: bool = True, on_error=None)
     """Run the estimator on every image; a bad file is reported and skipped, never fatal."""
     report = BatchReport()
     for source, message in batch.input_errors:
-        _record_failure(report, source, message, on_error)
+        report.add(error_entry(source, message), on_error)
     results = estimator.stream(batch.files, full_images=bool(batch.overlays))
     for result in tqdm(results, total=len(batch.files), desc="predict", unit="image",
                        disable=not progress or len(batch.files) < 2):
-        if result.error is not None:
-            _record_failure(report, str(result.path), str(result.error), on_error)
-            continue
-        poses = result.poses
-        report.entries.append({"file": str(result.path), "width": poses.image_size[0],
-                               "height": poses.image_size[1], "poses": poses.to_dicts()})
+        report.add(result_entry(result), on_error)
         if batch.overlays:
-            write_overlay(batch.overlays[result.index], poses.draw(result.image))
-    if batch.json_output:
-        atomic_write_text(batch.json_output, json.dumps(report.entries, indent=1) + "\n")
+            write_drawn(batch.overlays[result.index], result)
+    write_json(batch, report)
     return report
 
 
-def _record_failure(report: BatchReport, source: str, message: str, on_error) -> None:
-    report.failures.append(message)
-    report.entries.append({"file": source, "error": message})
-    if on_error:
-        on_error(message)
+def result_entry(result) -> dict:
+    """The JSON entry of one stream result, the same whichever engine ran it."""
+    if result.error is not None:
+        return error_entry(str(result.path), str(result.error))
+    poses = result.poses
+    return {"file": str(result.path), "width": poses.image_size[0], "height": poses.image_size[1],
+            "poses": poses.to_dicts()}
+
+
+def error_entry(source: str, message: str) -> dict:
+    return {"file": source, "error": message}
+
+
+def write_json(batch: Batch, report: BatchReport) -> None:
+    if batch.json_output:
+        atomic_write_text(batch.json_output, json.dumps(report.entries, indent=1) + "\n")
+
+
+def write_drawn(path: Path, result) -> None:
+    """The result's image with its skeletons drawn, at `path`; nothing for an image that failed."""
+    if result.error is None:
+        write_overlay(path, result.poses.draw(result.image))
 
 
 def write_overlay(path: Path, image) -> None:
