@@ -139,9 +139,10 @@ def fetch_model(name: str, sha256: str | None = None, progress: bool = True) -> 
         raise ModelNotFound(f"{name}: no sha256 of {', '.join(unchecked)} is published; fetch it with `manypose models fetch {name} --sha256 HEX` and a digest from a source "
                             "you trust, or pass the checkpoint's path")
     if offline() and not model.fetched(cache_dir()):
+        trainable = f"; `manypose train --model {name}` trains its architecture from scratch" if name in UNTRAINED else ""
         raise ModelNotFound(f"{name} is not in the cache and MANYPOSE_OFFLINE is set: fetch it where there is a "
                             f"network (`manypose models fetch {name}`) and copy {model.folder(cache_dir())}, or pass "
-                            "the checkpoint's path")
+                            f"the checkpoint's path{trainable}")
     for file in files:
         destination = model.folder(cache_dir()) / file.name
         if destination.is_file():
