@@ -36,3 +36,19 @@ def test_dependencies_exclude_ultralytics_torchvision_and_tensorflow():
 def test_prediction_imports_none_of_them():
     modules = modules_imported_by("import manypose; from manypose.zoo import DEMO_IMAGE; manypose.load()(DEMO_IMAGE)")
     assert "manypose" in modules and not modules & {"ultralytics", "torchvision", "tensorflow"}
+
+
+def test_every_data_file_of_the_package_is_installed_with_it():
+    """A wheel carries only what package-data names: the web page, the registry, the bundled model."""
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["manypose"]
+    package = root / "src" / "manypose"
+    data = [path.relative_to(package).as_posix() for path in package.rglob("*")
+            if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts]
+    assert any(name.startswith("serve/static/") for name in data)
+    assert [name for name in data if not any(fnmatch(name, pattern) and name.count("/") == pattern.count("/")
+                                             for pattern in patterns)] == []
