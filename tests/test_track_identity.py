@@ -88,3 +88,16 @@ def test_a_second_box_on_part_of_a_followed_person_starts_no_rival_track():
     assert isinstance(doubled, Poses) and len(doubled) == 2
     assert tracker.update(doubled, 0.3).track_ids.tolist() == [1]
     assert len(tracker.tracks) == 1
+
+
+def test_matching_compares_the_keypoints_as_found_not_the_smoothed_ones():
+    # smoothing lags a walking person: it is for what is reported, and must not decide who is who
+    frames = sequence([Walker(1, (100, 300), (300, 0))], seconds=1.0, fps=FPS, jitter=0.02, seed=3)
+    tracker = PoseTracker(COCO17, TrackerOptions(smooth=True))
+    for time, poses, _ in frames:
+        reported = tracker.update(poses, time)
+    track = tracker.tracks[0]
+    found = frames[-1][1].keypoints[0]
+    assert not np.allclose(reported.keypoints[0, :, :2], found[:, :2], atol=0.5)  # smoothed
+    predicted, _ = track.predicted(frames[-1][0])
+    assert np.allclose(predicted[:, :2], found[:, :2])

@@ -112,11 +112,14 @@ class Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # pixels per second
     smoother: OneEuroFilter | None = None
     looks: np.ndarray = field(default_factory=lambda: np.zeros(DESCRIPTOR_SIZE, np.float32))  # appearance
+    seen: np.ndarray | None = None  # the keypoints as last found, unsmoothed: what matching compares
+
 
     def predicted(self, time: float) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints and box moved at the track's velocity to `time`."""
+        """Keypoints (as last found: smoothing, which lags, is for reporting) and box moved at the
+        track's velocity to `time`."""
         shift = self.velocity * (time - self.time)
-        keypoints = self.keypoints.copy()
+        keypoints = (self.keypoints if self.seen is None else self.seen).copy()
         keypoints[:, :2] += shift
         return keypoints, self.box + np.tile(shift, 2)
 
@@ -243,6 +246,7 @@ class PoseTracker:
             track.velocity = moved if track.hits == 1 else 0.5 * (track.velocity + moved)
         track.box = box
         track.keypoints = self._smoothed(track, poses.keypoints[person], timestamp)
+        track.seen = poses.keypoints[person].astype(np.float64)
         track.time = timestamp
         track.hits += 1
         track.missed = 0
@@ -271,6 +275,7 @@ class PoseTracker:
         track = Track(poses.keypoints[person].astype(np.float64), poses.boxes[person].astype(np.float64),
                       timestamp, smoother=smoother)
         track.keypoints = self._smoothed(track, poses.keypoints[person], timestamp)
+        track.seen = poses.keypoints[person].astype(np.float64)
         self._remember_looks(track, person, frame)
         if not self._started or options.confirm_frames == 1:  # the first people seen have no history to wait for
             self._confirm(track)
