@@ -6,6 +6,7 @@ backend running the network, and the codec's decoder; for videos, a tracker afte
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,9 +68,21 @@ class PoseEstimator:
         ImageReadError."""
         if isinstance(image, (list, tuple)):
             return [_poses_or_raise(result) for result in self.stream(image)]
+        return self.timed(image)[0]
+
+    def timed(self, image) -> tuple[Poses, dict]:
+        """The Poses of one image, and the milliseconds each step took: `prepare` (read, resize,
+        normalize), `net` (the backend) and `decode` (decoding, test-time views, mapping back)."""
+        started = time.perf_counter()
         decoded = self._decoded(image, 0, self.decode_reduction)
         blob, geometry = self.preprocess(decoded.pixels)
-        return self._poses(decoded, self.backend(blob), geometry, self.backend)
+        prepared = time.perf_counter()
+        outputs = self.backend(blob)
+        ran = time.perf_counter()
+        poses = self._poses(decoded, outputs, geometry, self.backend)
+        done = time.perf_counter()
+        return poses, {"prepare": (prepared - started) * 1e3, "net": (ran - prepared) * 1e3,
+                       "decode": (done - ran) * 1e3}
 
     @property
     def batch_size(self) -> int:

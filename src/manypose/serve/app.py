@@ -145,19 +145,11 @@ def _tracked_frame(estimator, tracker, data: bytes, timestamp: float) -> dict:
         image = decode_image_bytes(data, "camera frame")
     except ImageReadError as error:
         return {"error": str(error), "people": []}
-    started = time.perf_counter()
-    blob, geometry = estimator.preprocess(image)
-    prepared = time.perf_counter()
-    outputs = estimator.backend(blob)
-    ran = time.perf_counter()
-    poses = tracker.update(estimator.postprocess(outputs, geometry, image.shape), timestamp, image)
-    done = time.perf_counter()
-    return people_json(poses, {"prepare": _ms(prepared - started), "net": _ms(ran - prepared),
-                               "decode": _ms(done - ran)})
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1e3, 2)
+    poses, ms = estimator.timed(image)
+    tracking = time.perf_counter()
+    poses = tracker.update(poses, timestamp, image)
+    ms["decode"] += (time.perf_counter() - tracking) * 1e3  # the tracker counts as decoding
+    return people_json(poses, {step: round(value, 2) for step, value in ms.items()})
 
 
 def _add_videos(app: FastAPI, jobs: VideoJobs, limits: Limits) -> None:
