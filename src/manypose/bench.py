@@ -26,16 +26,11 @@ def benchmark(estimator, images_dir, rounds: int = 2, full_images: bool = False)
     files, errors = expand_image_paths([images_dir])
     if errors or not files:
         raise BenchmarkError(errors[0][1] if errors else f"{images_dir}: no images")
-    for _ in estimator.stream(files, full_images):  # warm-up: backends may prepare each input shape once
-        pass
-    passes, readable = [], 0
-    for _ in range(rounds):
-        start = time.perf_counter()
-        readable = sum(result.error is None for result in estimator.stream(files, full_images))
-        passes.append((time.perf_counter() - start) / max(readable, 1))
+    passes = timed_passes(estimator, files, rounds, full_images)
+    readable = passes[-1][1]
     if not readable:
         raise BenchmarkError(f"{images_dir}: no readable images")
-    e2e_ms = statistics.median(passes) * 1e3
+    e2e_ms = statistics.median(seconds / readable for seconds, readable in passes) * 1e3
     latency_ms = statistics.median(latencies(estimator, files, rounds, full_images)) * 1e3
     network_ms = statistics.median(network_times(estimator, files, rounds)) * 1e3
     return {
@@ -63,16 +58,22 @@ def batch_throughput(estimator, images_dir, batch_sizes, rounds: int = 2) -> dic
     files, _ = expand_image_paths([images_dir])
     throughput = {}
     for size in batch_sizes:
-        batched = estimator.reconfigured(batch_size=size)
-        for _ in batched.stream(files):  # warm-up: each batch shape is prepared once
-            pass
-        passes = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            readable = sum(result.error is None for result in batched.stream(files))
-            passes.append(readable / (time.perf_counter() - start))
-        throughput[size] = round(max(passes), 2)
+        passes = timed_passes(estimator.reconfigured(batch_size=size), files, rounds)
+        throughput[size] = round(max(readable / seconds for seconds, readable in passes), 2)
     return throughput
+
+
+def timed_passes(estimator, files, rounds: int, full_images: bool = False) -> list[tuple[float, int]]:
+    """(seconds, images read) of `rounds` passes over the files with `estimator.stream`, after a
+    warm-up pass: backends may prepare each input shape once."""
+    for _ in estimator.stream(files, full_images):
+        pass
+    passes = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        readable = sum(result.error is None for result in estimator.stream(files, full_images))
+        passes.append((time.perf_counter() - start, readable))
+    return passes
 
 
 def latencies(estimator, files, rounds: int, full_images: bool) -> list[float]:
