@@ -56,8 +56,7 @@ class DecodedImage(NamedTuple):
 def read_image(path) -> np.ndarray:
     """Read an image file as 8-bit BGR (grey, alpha and 16-bit images are converted), turned
     as its EXIF orientation says it is displayed: results on it are in the picture people see."""
-    image, orientation = read_stored_image(path)
-    return apply_orientation(image, orientation)
+    return decode_image_bytes(read_image_bytes(Path(path)), str(path))
 
 
 def read_reduced_image(path, reduction_for) -> DecodedImage:
@@ -77,7 +76,7 @@ def read_reduced_image(path, reduction_for) -> DecodedImage:
             expected = tuple(-(-side // reduction) for side in stored)  # libjpeg rounds up
             if pixels is not None and (pixels.shape[1], pixels.shape[0]) == expected:
                 return DecodedImage(apply_orientation(pixels, orientation), reduction, tuple(size))
-    image = apply_orientation(_stored_pixels(path, data), orientation)
+    image = decode_image_bytes(data, str(path))
     return DecodedImage(image, 1, (image.shape[1], image.shape[0]))
 
 
