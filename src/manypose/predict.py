@@ -22,6 +22,14 @@ class BatchReport:
     def ok(self) -> bool:
         return not self.failures
 
+    @classmethod
+    def starting(cls, batch: "Batch", on_error=None) -> "BatchReport":
+        """A report holding the batch's inputs that give no file, before any image is run."""
+        report = cls()
+        for source, message in batch.input_errors:
+            report.add(error_entry(source, message), on_error)
+        return report
+
     def add(self, entry: dict, on_error=None) -> None:
         self.entries.append(entry)
         if "error" in entry:
@@ -74,9 +82,7 @@ def overlay_paths(files, folder: Path) -> list[Path]:
 
 def predict_batch(estimator, batch: Batch, progress: bool = True, on_error=None) -> BatchReport:
     """Run the estimator on every image; a bad file is reported and skipped, never fatal."""
-    report = BatchReport()
-    for source, message in batch.input_errors:
-        report.add(error_entry(source, message), on_error)
+    report = BatchReport.starting(batch, on_error)
     results = estimator.stream(batch.files, full_images=bool(batch.overlays))
     for result in tqdm(results, total=len(batch.files), desc="predict", unit="image",
                        disable=not progress or len(batch.files) < 2):

@@ -17,7 +17,7 @@ from .config import EstimatorConfig
 from .data.images import MAX_PIXELS_ENV
 from .loading import load_config
 from .optional import MissingDependency
-from .predict import Batch, BatchReport, error_entry, result_entry, write_drawn, write_json
+from .predict import Batch, BatchReport, result_entry, write_drawn, write_json
 
 INSTALL_HINT = "pip install 'manypose[ray]'"
 BATCH_SIZE = 8  # small batches share out even a folder of a few dozen images between the actors
@@ -40,9 +40,7 @@ def predict_batch_on_ray(config: EstimatorConfig, batch: Batch, workers: int = 1
     one started for this run. Images and drawn images are read and written by path on the
     actors' machines."""
     ray = import_ray()
-    report = BatchReport()
-    for source, message in batch.input_errors:
-        report.add(error_entry(source, message), on_error)
+    report = BatchReport.starting(batch, on_error)
     entries = {}
     if batch.files:
         with connected(ray, address):
