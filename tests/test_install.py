@@ -1,6 +1,10 @@
 """What installing and running manypose pulls in."""
 import re
+from fnmatch import fnmatch
 from importlib import metadata
+from pathlib import Path
+
+import pytest
 
 from conftest import modules_imported_by
 
@@ -40,9 +44,7 @@ def test_prediction_imports_none_of_them():
 
 def test_every_data_file_of_the_package_is_installed_with_it():
     """A wheel carries only what package-data names: the web page, the registry, the bundled model."""
-    import tomllib
-    from fnmatch import fnmatch
-    from pathlib import Path
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 on
 
     root = Path(__file__).resolve().parents[1]
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["manypose"]

@@ -1,9 +1,8 @@
 """`manypose bench`: end-to-end speed against the network alone."""
 from __future__ import annotations
 
-import json
-
 import argparse
+import json
 
 from .options import add_model_options, estimator_from_args, model_inputs, positive_int
 

@@ -136,8 +136,9 @@ def fetch_model(name: str, sha256: str | None = None, progress: bool = True) -> 
         files = (replace(files[0], sha256=sha256.lower(), sha256_prefix=None),)
     unchecked = [file.name for file in files if not file.checkable]
     if unchecked:
-        raise ModelNotFound(f"{name}: no sha256 of {', '.join(unchecked)} is published; fetch it with `manypose models fetch {name} --sha256 HEX` and a digest from a source "
-                            "you trust, or pass the checkpoint's path")
+        raise ModelNotFound(f"{name}: no sha256 of {', '.join(unchecked)} is published; fetch it with "
+                            f"`manypose models fetch {name} --sha256 HEX` and a digest from a source you trust, "
+                            "or pass the checkpoint's path")
     if offline() and not model.fetched(cache_dir()):
         trainable = f"; `manypose train --model {name}` trains its architecture from scratch" if name in UNTRAINED else ""
         raise ModelNotFound(f"{name} is not in the cache and MANYPOSE_OFFLINE is set: fetch it where there is a "
@@ -168,7 +169,7 @@ def verify_models(names=None) -> list[dict]:
         model = _published(name)
         for file in model.files:
             path = model.folder(cache_dir()) / file.name
-            rows.append({"name": name, "file": str(path), "status": _file_status(path, file, check_digest)})
+            rows.append({"name": name, "file": str(path), "status": _file_status(path, file)})
     return rows
 
 
@@ -176,7 +177,9 @@ def _any_file(model: PublishedModel) -> bool:
     return any((model.folder(cache_dir()) / file.name).is_file() for file in model.files)
 
 
-def _file_status(path: Path, file, check_digest) -> str:
+def _file_status(path: Path, file) -> str:
+    from .download import check_digest
+
     if not path.is_file():
         return "missing"
     if not file.checkable:
