@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .appearance import DESCRIPTOR_SIZE, appearance_descriptors, appearance_similarity
-from .decoders.nms import box_iou
+from .decoders.nms import box_intersection, box_iou, box_scale
 from .option_checks import check_number, check_switch, check_whole_number
 from .poses import Poses
 from .similarity import pose_similarity
@@ -125,8 +125,7 @@ class Track:
 
     @property
     def scale(self) -> float:
-        width, height = self.box[2:] - self.box[:2]
-        return math.sqrt(max(width * height, 1.0))
+        return box_scale(self.box)
 
 
 class PoseTracker:
@@ -176,10 +175,8 @@ class PoseTracker:
         second box on the half of a person that an obstacle cuts off would start a rival track)."""
         if len(people) == 0 or len(followed) == 0:
             return people
-        boxes, others = poses.boxes[people], poses.boxes[followed]
-        top_left = np.maximum(boxes[:, None, :2], others[None, :, :2])
-        bottom_right = np.minimum(boxes[:, None, 2:], others[None, :, 2:])
-        inside = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+        boxes = poses.boxes[people]
+        inside = box_intersection(boxes[:, None], poses.boxes[followed][None])
         areas = np.maximum(np.prod(boxes[:, 2:] - boxes[:, :2], axis=-1), 1e-9)
         return np.asarray(people)[(inside / areas[:, None]).max(axis=1) < self.options.max_inside]
 

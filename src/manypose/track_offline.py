@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.signal import butter, filtfilt
 
+from .decoders.nms import box_scale
 from .option_checks import check_number
 from .poses import Poses
 
@@ -53,8 +54,7 @@ class Tracklet:
         return (box[:2] + box[2:]) / 2
 
     def scale(self, at: int) -> float:
-        width, height = self.people[at][1][2:] - self.people[at][1][:2]
-        return float(np.sqrt(max(width * height, 1.0)))
+        return box_scale(self.people[at][1])
 
 
 def refine_tracks(frames: list[Poses], timestamps, looks: dict, options: OfflineOptions = OfflineOptions()) -> list[Poses]:

@@ -4,12 +4,23 @@ from __future__ import annotations
 import numpy as np
 
 
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Area shared by x1, y1, x2, y2 boxes, broadcast like arithmetic (as box_iou)."""
+    top_left = np.maximum(a[..., :2], b[..., :2])
+    bottom_right = np.minimum(a[..., 2:], b[..., 2:])
+    return np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+
+
+def box_scale(box: np.ndarray) -> float:
+    """The side of the square as large as an x1, y1, x2, y2 box (at least 1 pixel)."""
+    width, height = box[2:] - box[:2]
+    return float(np.sqrt(max(width * height, 1.0)))
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of x1, y1, x2, y2 boxes, broadcast like arithmetic: one box against (N, 4) boxes
     gives (N,); a[:, None] against b[None] gives the (A, B) matrix."""
-    top_left = np.maximum(a[..., :2], b[..., :2])
-    bottom_right = np.minimum(a[..., 2:], b[..., 2:])
-    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+    intersection = box_intersection(a, b)
     area_a = np.prod(a[..., 2:] - a[..., :2], axis=-1)
     area_b = np.prod(b[..., 2:] - b[..., :2], axis=-1)
     return intersection / np.maximum(area_a + area_b - intersection, 1e-9)
