@@ -55,7 +55,7 @@ def test_training_images_are_padded_as_the_model_pads_at_inference(tmp_path):
 
 
 def test_an_architecture_name_is_an_untrained_network_for_training_only():
-    assert set(UNTRAINED) == set(ARCHITECTURES)
+    assert set(ARCHITECTURES) <= set(UNTRAINED)
     model = find_model("shufflenetv2k16", untrained=True)
     assert model.weights == {} and [head.kind for head in model.heads] == ["cif", "caf"]
     network = build_network(model.architecture, model.heads)

@@ -14,16 +14,11 @@ from pathlib import Path
 
 from .. import modelfile
 from .registry import PublishedModel, published_models
+from .untrained import UNTRAINED, untrained_model
 
 BUNDLED_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = "yolo11n-pose"
 DEMO_IMAGE = BUNDLED_DIR / "astronaut.jpg"
-
-
-# architectures that training builds untrained by name (`manypose train --model shufflenetv2k16`):
-# OpenPifPaf's backbones (models.pifpaf.ARCHITECTURES) with the COCO cif and caf heads
-UNTRAINED = {name: f"OpenPifPaf {name} architecture, untrained (train it from scratch)"
-             for name in ("shufflenetv2k16", "shufflenetv2k30", "resnet50")}
 
 
 class ModelNotFound(LookupError):
@@ -99,21 +94,6 @@ def find_model(name_or_path=None, untrained: bool = False) -> modelfile.ModelFil
         published = str(name_or_path) in published_models()  # named as asked for, not by its file
         return model_file_from_checkpoint(path, str(name_or_path) if published else None)
     return modelfile.read_model_folder(path)
-
-
-def untrained_model(name: str) -> modelfile.ModelFile:
-    """An OpenPifPaf architecture with the COCO cif and caf heads and OpenPifPaf's input, no
-    weights (all initialised by the network); needs torch."""
-    from ..convert.openpifpaf import input_spec
-    from ..heads.composite_fields import coco17_heads
-    from ..models.pifpaf import architecture
-
-    heads = coco17_heads()
-    description = {"name": name, "architecture": architecture(name), "skeleton": heads[0].skeleton.to_dict(),
-                   "input": input_spec(heads[0]).to_dict(), "heads": [head.to_dict() for head in heads],
-                   "provenance": {"untrained": "torch's initialisation"}, "license": "AGPL-3.0-or-later",
-                   "license_note": "an untrained network of manypose's own code"}
-    return modelfile.ModelFile(description, {})
 
 
 def _is_tfjs_model(path: Path) -> bool:
@@ -206,5 +186,6 @@ def list_models() -> list[dict]:
               "path": str(m.main_file(cache_dir())) if m.fetched(cache_dir()) else m.files[0].url,
               "about": m.about, "licence": m.licence}
              for n, m in published_models().items() if n not in present]
-    rows += [{"name": n, "where": "architecture", "path": about} for n, about in UNTRAINED.items() if n not in present]
+    rows += [{"name": n, "where": "architecture", "path": architecture.about} for n, architecture in UNTRAINED.items()
+             if n not in present]
     return rows
