@@ -1,13 +1,17 @@
 """Encode the dev ground truth as a head's training targets, decode them back, and score the
 poses against the ground truth (COCO OKS AP): how much the encoder and decoder lose together.
 
-    python benchmarks/round_trip.py --head displacements|cifcaf|cifcaf-dense [--input-size N]
+    python benchmarks/round_trip.py --head displacements|cifcaf|cifcaf-dense|offsets [--input-size N]
         [--annotations ../shared/data/coco-mini/annotations/person_keypoints_val2017.json]
         [--images ../shared/data/coco-mini/val2017]
 
 Each reading prints pycocotools' summary; the last line is JSON: {"head", "input_size", "AP"
 (the imputed reading: the codec's own loss), "AP_labelled", "poses"}. Image sizes come from
 the images when --images is given, else from the annotations.
+
+offsets: SimplePose V2's heatmaps, refinement and guiding offsets (stride 4). The image is scaled
+so that its long side spans input-size pixels, the targets are what a network that learnt them
+would output, and the guiding-offset decoder groups them (no score threshold). Same two readings.
 
 displacements: PoseNet's heatmaps, offsets and tree displacements. Images are brought to the
 input as PoseNet brings them (centred zero padding to a square, then a resize to input-size),
@@ -47,10 +51,14 @@ from common import add_annotations_argument, benchmark_parser
 from manypose.decoders import DecoderOptions
 from manypose.decoders.cifcaf import CifCafDecoder
 from manypose.decoders.displacements import POSENET_TREE, DisplacementDecoder, round_half_up
+from manypose.decoders.guiding_offsets import GuidingOffsetDecoder
 from manypose.encoders.cifcaf import CifCafEncoder
 from manypose.encoders.displacements import DisplacementEncoder
+from manypose.encoders.guiding_offsets import GuidingOffsetEncoder
 from manypose.evaluate import coco_keypoint_stats, load_coco
 from manypose.heads.composite_fields import coco17_heads
+from manypose.heads.guiding_offsets import GuidingOffsetsHead
+from manypose.skeleton import COCO17
 
 HEATMAP_LOGIT = 10.0
 POSENET_STRIDE = 16
@@ -130,10 +138,35 @@ def displacements_round_trip(coco, input_size: int, impute: bool) -> list[dict]:
     return results
 
 
+def offsets_round_trip(coco, input_size: int, impute: bool) -> list[dict]:
+    """COCO results: every image's people encoded as heatmaps and guiding offsets, and decoded."""
+    head = GuidingOffsetsHead(COCO17)
+    encoder = GuidingOffsetEncoder(head)
+    decoder = GuidingOffsetDecoder(head.limbs, len(COCO17), head.stride, min_person_score=0.0)
+    results = []
+    for image_id in sorted(coco.getImgIds()):
+        info = coco.imgs[image_id]
+        people = coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=False))
+        if not people:
+            continue
+        scale = input_size / max(info["width"], info["height"])
+        rows, cols = (math.ceil(side * scale / head.stride) for side in (info["height"], info["width"]))
+        keypoints = np.array([person["keypoints"] for person in people], np.float64).reshape(-1, 17, 3)
+        keypoints[..., :2] = (keypoints[..., :2] + 0.5) * scale  # COCO's integer pixels: their centres
+        if impute:
+            keypoints = with_unlabelled_imputed(keypoints)
+        _, scores, decoded = decoder(encoder(keypoints, rows, cols).as_outputs())
+        decoded[..., :2] = decoded[..., :2] / scale - 0.5
+        results += [{"image_id": image_id, "category_id": 1, "keypoints": pose.reshape(-1).tolist(),
+                     "score": float(score)} for pose, score in zip(decoded, scores)]
+    return results
+
+
 HEADS = {  # round trip, default input size
     "displacements": (displacements_round_trip, 385),
     "cifcaf": (cifcaf_round_trip, 641),
     "cifcaf-dense": (partial(cifcaf_round_trip, dense=True), 641),
+    "offsets": (offsets_round_trip, 640),
 }
 
 
@@ -151,7 +184,8 @@ def main() -> int:
     parser.add_argument("--head", choices=sorted(HEADS), required=True)
     add_annotations_argument(parser)
     parser.add_argument("--images", type=Path, help="the annotated images (default: sizes from the annotations)")
-    parser.add_argument("--input-size", type=int, help="default: 385 for displacements, 641 for cifcaf")
+    parser.add_argument("--input-size", type=int, help="default: 385 for displacements, 641 for cifcaf, 640 for "
+                                                          "offsets")
     args = parser.parse_args()
 
     coco = load_coco(args.annotations)

@@ -7,6 +7,7 @@ import torch
 
 from .lightweight_openpose import LightweightOpenPose
 from .movenet import MoveNetMultiPose
+from .offsetguided import OffsetGuidedNet
 from .openpose import MobileNetOpenPose
 from .pifpaf import PifPafNet
 from .posenet import PoseNetMobileNetV1
@@ -15,7 +16,7 @@ from .yolo_pose import YoloPoseNet
 NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose,
             "lightweight_openpose": LightweightOpenPose, "posenet_mobilenet_v1": PoseNetMobileNetV1,
             "movenet_multipose": MoveNetMultiPose,
-            "pifpaf": PifPafNet}
+            "pifpaf": PifPafNet, "offsetguided": OffsetGuidedNet}
 
 
 def register_network(family: str, network_class) -> None:

@@ -33,9 +33,25 @@ def _pifpaf(name: str) -> dict:
     return description(name, architecture(name), heads, input_spec(heads[0]))
 
 
+def _offsetguided(name: str) -> dict:
+    """SimplePose V2's network with the COCO heatmaps and guiding offsets, ImageNet-normalized RGB."""
+    from ..convert.openpifpaf import IMAGENET_MEAN, IMAGENET_STD, PAD_GREY
+    from ..data.transforms import InputSpec
+    from ..heads.guiding_offsets import GuidingOffsetsHead
+    from ..models.offsetguided import architecture
+    from ..skeleton import COCO17
+
+    spec = InputSpec(size=640, stride=32, channels="RGB", scale=tuple(1 / (255 * s) for s in IMAGENET_STD),
+                     pixel_mean=tuple(255 * m for m in IMAGENET_MEAN),
+                     pad_value=PAD_GREY)
+    return description(name, architecture(name), (GuidingOffsetsHead(COCO17),), spec)
+
+
 UNTRAINED: dict[str, Architecture] = {
-    name: Architecture(f"OpenPifPaf {name} architecture, untrained (train it from scratch)", _pifpaf)
-    for name in ("shufflenetv2k16", "shufflenetv2k30", "resnet50")}
+    **{name: Architecture(f"OpenPifPaf {name} architecture, untrained (train it from scratch)", _pifpaf)
+       for name in ("shufflenetv2k16", "shufflenetv2k30", "resnet50")},
+    **{name: Architecture(f"SimplePose V2 (OffsetGuided) on a {name.split('-')[1]} backbone, untrained", _offsetguided)
+       for name in ("offsetguided-resnet50", "offsetguided-resnet26")}}
 
 
 def untrained_model(name: str) -> modelfile.ModelFile:
