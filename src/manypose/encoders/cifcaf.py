@@ -173,14 +173,14 @@ class CifCafEncoder:
         """The targets of both heads on an output grid `height` x `width`."""
         skeleton = self.cif_head.skeleton
         people = np.array(keypoints, np.float64).reshape(-1, len(skeleton), 3)
-        ignored_boxes = _ignored_boxes(people, boxes, crowd_boxes) / self.stride
+        ignored = ignored_boxes(people, boxes, crowd_boxes) / self.stride
         people = drop_hidden_near_visible(people)
         people[..., :2] /= self.stride
         scales = [person_scale(person, skeleton) for person in people]
         cif = _Field(len(skeleton), 1, height, width,
-                     ignored_cells(ignored_boxes, CIF_IGNORE_MARGIN, height, width), self.stride)
+                     ignored_cells(ignored, CIF_IGNORE_MARGIN, height, width), self.stride)
         caf = _Field(len(self.caf_head.associations), 2, height, width,
-                     ignored_cells(ignored_boxes, CAF_IGNORE_MARGIN, height, width), self.stride)
+                     ignored_cells(ignored, CAF_IGNORE_MARGIN, height, width), self.stride)
         sigmas = np.asarray(skeleton.sigmas, np.float64)
         for person, scale in zip(people, scales):
             fill_keypoints(cif, person, scale * sigmas)
@@ -188,7 +188,7 @@ class CifCafEncoder:
         return CifCafTargets(cif.targets(), caf.targets())
 
 
-def _ignored_boxes(people, boxes, crowd_boxes) -> np.ndarray:
+def ignored_boxes(people, boxes, crowd_boxes) -> np.ndarray:
     """xyxy boxes in input pixels: the crowds and the people without a labelled keypoint."""
     crowd_boxes = np.zeros((0, 4)) if crowd_boxes is None else np.asarray(crowd_boxes, np.float64).reshape(-1, 4)
     if boxes is None:

@@ -7,6 +7,7 @@ from ..decoders.paf import PafDecoder
 from ..encoders.paf import PafEncoder
 from ..skeleton import COCO17, OPENPOSE18, openpose18_to_coco17
 from .base import Codec, HeadMeta, edges_for_fields, register
+from .training import LossTerm, TrainingContract
 
 # OpenPose COCO model: (part a, part b, field channel x, field channel y) per limb, in the
 # order of the published network's field channels
@@ -83,6 +84,14 @@ class PafCodec(Codec):
 
     def encoder(self) -> PafEncoder:
         return PafEncoder(self.head.limbs, len(self.head.skeleton), self.head.stride)
+
+    def training(self):
+        from ..losses.paf import PafLoss  # torch: only for training
+
+        loss = PafLoss(self.encoder())
+        # both weigh 1, as in the original; without validation their sum ranks checkpoints
+        return TrainingContract(loss.targets, loss, tuple(LossTerm(name) for name in loss.names),
+                                raw_outputs=("stage_heatmaps", "stage_fields"))
 
     def _retargeted(self, head, skeleton):
         edges = edges_for_fields(skeleton, head.kind)  # a limb each, its field channels in edge order

@@ -1,9 +1,10 @@
 """Lightweight OpenPose (Osokin, 2018): MobileNetV1 to conv5_5 at stride 8, a CPM, an initial
 stage and N refinement stages, each predicting keypoint heatmaps and part affinity fields.
 
-Architecture description keys: channels (CPM width, 128), refinement_stages.
+Architecture description keys: channels (CPM width, 128), refinement_stages, width (of the
+backbone's layers, 1.0; narrower for tiny test runs).
 Output: (B, heatmaps + pafs, H/8, W/8) of the last stage, heatmaps first; the counts come from
-the head's metadata (heads.PafHead).
+the head's metadata (heads.PafHead). Training reads every stage's maps (`raw_outputs`).
 """
 from __future__ import annotations
 
@@ -18,11 +19,19 @@ BACKBONE_BLOCKS = ((32, 64, 1, 1), (64, 128, 2, 1), (128, 128, 1, 1), (128, 256,
                    (512, 512, 1, 1))
 
 
+def backbone_blocks(width: float) -> tuple:
+    """BACKBONE_BLOCKS with their channels times `width` (at least 8)."""
+    def scaled(channels):
+        return max(8, int(channels * width))
+
+    return tuple((scaled(c_in), scaled(c_out), stride, dilation) for c_in, c_out, stride, dilation in BACKBONE_BLOCKS)
+
+
 class StemBlock(nn.Module):
-    def __init__(self):
+    def __init__(self, channels: int = 32):
         super().__init__()
-        self.conv = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
-        self.norm = nn.BatchNorm2d(32)
+        self.conv = nn.Conv2d(3, channels, 3, 2, 1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
 
     def forward(self, x):
         return torch.relu(self.norm(self.conv(x)))
@@ -128,8 +137,9 @@ class LightweightOpenPose(nn.Module):
         self.arch = arch
         head = single_head(heads, "paf")
         channels, heatmaps, pafs = arch.get("channels", 128), head.heatmap_channels, head.paf_channels
-        self.backbone = nn.Sequential(StemBlock(), *(SeparableBlock(*block) for block in BACKBONE_BLOCKS))
-        self.cpm = Cpm(BACKBONE_BLOCKS[-1][1], channels)
+        blocks = backbone_blocks(arch.get("width", 1.0))
+        self.backbone = nn.Sequential(StemBlock(blocks[0][0]), *(SeparableBlock(*block) for block in blocks))
+        self.cpm = Cpm(blocks[-1][1], channels)
         self.initial_stage = InitialStage(channels, heatmaps, pafs)
         self.refinement_stages = nn.ModuleList(
             RefinementStage(channels + heatmaps + pafs, channels, heatmaps, pafs)
@@ -142,6 +152,12 @@ class LightweightOpenPose(nn.Module):
         for stage in self.refinement_stages:
             outputs.append(stage(torch.cat((features, *outputs[-1]), 1)))
         return outputs
+
+    def raw_outputs(self, image):
+        """Every stage's heatmaps (B, stages, heatmaps, h, w) and fields (B, stages, pafs, h, w),
+        which the loss reads."""
+        heatmaps, pafs = zip(*self.stages(image))
+        return torch.stack(heatmaps, 1), torch.stack(pafs, 1)
 
     def forward(self, image):
         """BGR images (B, 3, H, W) normalized as (pixel - 128) / 256 -> last stage's fields."""

@@ -47,11 +47,25 @@ def _offsetguided(name: str) -> dict:
     return description(name, architecture(name), (GuidingOffsetsHead(COCO17),), spec)
 
 
+def _lightweight_openpose(name: str) -> dict:
+    """Lightweight OpenPose with the original's one refinement stage (`manypose train
+    --refinement-stages` changes it), a COCO keypoint head and the original's input."""
+    from ..convert.lightweight_openpose import INPUT
+    from ..heads import PafHead, codec_for
+    from ..skeleton import COCO17, OPENPOSE18
+
+    heads = codec_for((PafHead(OPENPOSE18),)).retarget(COCO17)  # a field per COCO skeleton edge
+    return description(name, {"family": "lightweight_openpose", "channels": 128, "refinement_stages": 1}, heads,
+                       INPUT)
+
+
 UNTRAINED: dict[str, Architecture] = {
     **{name: Architecture(f"OpenPifPaf {name} architecture, untrained (train it from scratch)", _pifpaf)
        for name in ("shufflenetv2k16", "shufflenetv2k30", "resnet50")},
     **{name: Architecture(f"SimplePose V2 (OffsetGuided) on a {name.split('-')[1]} backbone, untrained", _offsetguided)
-       for name in ("offsetguided-resnet50", "offsetguided-resnet26")}}
+       for name in ("offsetguided-resnet50", "offsetguided-resnet26")},
+    "lightweight-openpose": Architecture("Lightweight OpenPose (MobileNetV1, one refinement stage), untrained "
+                                         "(train it from scratch)", _lightweight_openpose)}
 
 
 def untrained_model(name: str) -> modelfile.ModelFile:
