@@ -89,3 +89,15 @@ def test_near_misses_are_refused(tmp_path, module, name):
 @pytest.mark.parametrize("module", ["builtins", "__builtin__"])
 def test_getattr_fetches_nothing(tmp_path, module):
     assert _load(tmp_path, _call(module, "getattr", _op([1]), _op("append"))) is None
+
+
+@pytest.mark.parametrize("module, name", [("models.yolo", "Model"), ("models.yolo", "Detect"), ("models.common", "C3")])
+def test_kapao_module_tree_classes_become_inert_records(tmp_path, module, name):
+    value = _load(tmp_path, _call(module, name))
+    assert isinstance(value, PickledObject) and value.qualified_name == f"{module}.{name}"
+
+
+@pytest.mark.parametrize("module", ["models", "models.yolo_evil", "models.experimental", "models.commonx", "os.models.yolo"])
+def test_kapao_near_misses_are_refused(tmp_path, module):
+    with pytest.raises(UnsafeCheckpointError, match=rf"references {module}\.Model"):
+        _load(tmp_path, _call(module, "Model"))

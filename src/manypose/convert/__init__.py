@@ -6,6 +6,7 @@ from pathlib import Path
 from .. import modelfile
 from ..run_plan import refuse_overwriting_inputs
 from .graphdef import GraphDefError
+from .kapao import is_kapao_checkpoint, kapao_model_file
 from .lightweight_openpose import lightweight_openpose_model_file
 from .movenet import is_movenet_graph, movenet_model_file
 from .openpifpaf import is_openpifpaf_checkpoint, openpifpaf_model_file
@@ -20,8 +21,8 @@ __all__ = ["CheckpointError", "UnsafeCheckpointError", "GraphDefError", "read_ul
 
 
 def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
-    """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose, OpenPifPaf or
-    Lightweight OpenPose (.pt / .pth / .pkl, PyTorch zips), tf-pose-estimation's MobileNetV2
+    """A published checkpoint as an in-memory model: Ultralytics YOLOv8/YOLO11-pose, KAPAO, OpenPifPaf
+    or Lightweight OpenPose (.pt / .pth / .pkl, PyTorch zips), tf-pose-estimation's MobileNetV2
     OpenPose (.pb, a frozen TensorFlow graph), PoseNet or MoveNet MultiPose (.json, TensorFlow.js
     graph models, told apart by their content)."""
     path = Path(path)
@@ -31,6 +32,8 @@ def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
         content = load_checkpoint(path)
         if is_openpifpaf_checkpoint(content):  # told from Ultralytics' by the pickled classes' modules
             return openpifpaf_model_file(path, name, content)
+        if is_kapao_checkpoint(content):  # YOLOv5's models.yolo.Model, not an ultralytics.* class
+            return kapao_model_file(path, name, content)
         if isinstance(content, dict) and isinstance(content.get("ema") or content.get("model"), PickledObject):
             return ultralytics_model_file(path, name, content)
         return lightweight_openpose_model_file(path, name, content=content)
@@ -44,8 +47,8 @@ def model_file_from_checkpoint(path, name=None) -> modelfile.ModelFile:
     if path.suffix == ".onnx":
         raise CheckpointError(f"{path}: an ONNX file is an export of a model, not a model: pass the model "
                               "folder it came from (model.json + weights.safetensors), or a checkpoint")
-    raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics, OpenPifPaf or Lightweight OpenPose "
-                          "PyTorch zip, a tf-pose .pb frozen graph, or a PoseNet or MoveNet TensorFlow.js .json)")
+    raise CheckpointError(f"{path}: not a supported checkpoint (an Ultralytics, KAPAO, OpenPifPaf or Lightweight "
+                          "OpenPose PyTorch zip, a tf-pose .pb frozen graph, or a PoseNet or MoveNet TensorFlow.js .json)")
 
 
 def convert(checkpoint, out_folder, name=None, dtype="float16", force: bool = False):

@@ -1,8 +1,8 @@
 """Read a PyTorch zip checkpoint with numpy only, never running pickled code.
 
 A restricted unpickler resolves only a short list of harmless globals. Classes of the module
-tree (ultralytics.*, openpifpaf.*, torchvision.*, torch.nn.*) become inert `PickledObject`s that
-keep their attributes;
+tree (ultralytics.*, openpifpaf.*, torchvision.*, torch.nn.*, KAPAO's models.yolo and
+models.common) become inert `PickledObject`s that keep their attributes;
 tensors become numpy arrays read straight from the archive's storage records. Any other global
 (os.system, builtins.eval, ...) stops the load with `UnsafeCheckpointError`.
 """
@@ -38,6 +38,8 @@ STORAGE_DTYPES = {
 # imported, only recorded by name
 INERT_MODULE_PREFIXES = ("ultralytics.", "openpifpaf.", "torchvision.", "torch.nn.", "pathlib", "numpy", "types",
                          "argparse")
+# KAPAO's (YOLOv5's) module tree: its modules are top-level packages of its repository
+INERT_MODULES = ("models.yolo", "models.common")
 
 
 class PickledObject:
@@ -103,7 +105,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return STORAGE_DTYPES[name]
         if module == "torch" and name == "Size":
             return tuple
-        if module == "torch" and name in ("device", "dtype") or module.startswith(INERT_MODULE_PREFIXES):
+        if module == "torch" and name in ("device", "dtype") or module.startswith(INERT_MODULE_PREFIXES) \
+                or module in INERT_MODULES:
             return _inert_class(module, name)
         raise UnsafeCheckpointError(
             f"refusing to load: the checkpoint references {module}.{name}, which a weights file "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .kapao import KapaoNet
 from .lightweight_openpose import LightweightOpenPose
 from .movenet import MoveNetMultiPose
 from .offsetguided import OffsetGuidedNet
@@ -16,7 +17,7 @@ from .yolo_pose import YoloPoseNet
 NETWORKS = {"yolo_pose": YoloPoseNet, "openpose_mobilenet": MobileNetOpenPose,
             "lightweight_openpose": LightweightOpenPose, "posenet_mobilenet_v1": PoseNetMobileNetV1,
             "movenet_multipose": MoveNetMultiPose,
-            "pifpaf": PifPafNet, "offsetguided": OffsetGuidedNet}
+            "pifpaf": PifPafNet, "offsetguided": OffsetGuidedNet, "kapao": KapaoNet}
 
 
 def register_network(family: str, network_class) -> None:

@@ -1,4 +1,4 @@
-"""Building blocks of the YOLOv8 / YOLO11 backbones and necks.
+"""Building blocks of the YOLOv5 (KAPAO), YOLOv8 and YOLO11 backbones and necks.
 
 Attribute names (conv, bn, cv1, cv2, m, ...) follow the published checkpoint layout so that
 converted weights map one to one, key for key, without a renaming table.
@@ -48,12 +48,14 @@ def depthwise(c_in: int, c_out: int, kernel_size: int) -> ConvBnAct:
 
 
 class Bottleneck(nn.Module):
-    def __init__(self, c_in: int, c_out: int, shortcut: bool = True, kernel_size: int = 3,
+    """Two convolutions, 3x3 and 3x3 (YOLOv8 and later) or 1x1 and 3x3 (YOLOv5), and a shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, shortcut: bool = True, kernel_sizes: tuple[int, int] = (3, 3),
                  expansion: float = 0.5):
         super().__init__()
         hidden = int(c_out * expansion)
-        self.cv1 = ConvBnAct(c_in, hidden, kernel_size)
-        self.cv2 = ConvBnAct(hidden, c_out, kernel_size)
+        self.cv1 = ConvBnAct(c_in, hidden, kernel_sizes[0])
+        self.cv2 = ConvBnAct(hidden, c_out, kernel_sizes[1])
         self.add = shortcut and c_in == c_out
 
     def forward(self, x):
@@ -83,16 +85,17 @@ class CSPTwoConv(nn.Module):
 
 
 class CSPThreeConv(nn.Module):
-    """YOLO11's C3k: two 1x1 branches, one through a chain of bottlenecks, merged by a 1x1."""
+    """YOLO11's C3k (YOLOv5's C3 with 1x1 + 3x3 bottlenecks): two 1x1 branches, one through a
+    chain of bottlenecks, merged by a 1x1."""
 
     def __init__(self, c_in: int, c_out: int, repeats: int = 2, shortcut: bool = True,
-                 expansion: float = 0.5):
+                 expansion: float = 0.5, bottleneck_kernels: tuple[int, int] = (3, 3)):
         super().__init__()
         hidden = int(c_out * expansion)
         self.cv1 = ConvBnAct(c_in, hidden, 1)
         self.cv2 = ConvBnAct(c_in, hidden, 1)
         self.cv3 = ConvBnAct(2 * hidden, c_out, 1)
-        self.m = nn.Sequential(*(Bottleneck(hidden, hidden, shortcut, expansion=1.0)
+        self.m = nn.Sequential(*(Bottleneck(hidden, hidden, shortcut, bottleneck_kernels, expansion=1.0)
                                  for _ in range(repeats)))
 
     def forward(self, x):
@@ -186,3 +189,43 @@ class CSPAttention(nn.Module):
 class Concat(nn.Module):
     def forward(self, inputs):
         return torch.cat(inputs, 1)
+
+
+class Focus(nn.Module):
+    """YOLOv5's first layer: each 2x2 pixel block's four pixels stacked as channels, then a convolution."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 1, stride: int = 1):
+        super().__init__()
+        self.conv = ConvBnAct(4 * c_in, c_out, kernel_size, stride)
+
+    def forward(self, x):
+        return self.conv(torch.cat((x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]), 1))
+
+
+class SpatialPyramidPool(nn.Module):
+    """YOLOv5's SPP: parallel max pools of several sizes, concatenated with their input."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_sizes=(5, 9, 13)):
+        super().__init__()
+        hidden = c_in // 2
+        self.cv1 = ConvBnAct(c_in, hidden, 1)
+        self.cv2 = ConvBnAct(hidden * (len(kernel_sizes) + 1), c_out, 1)
+        self.m = nn.ModuleList(nn.MaxPool2d(k, 1, k // 2) for k in kernel_sizes)
+
+    def forward(self, x):
+        x = self.cv1(x)
+        return self.cv2(torch.cat([x] + [pool(x) for pool in self.m], 1))
+
+
+def head_inputs(layers, sources, x) -> list:
+    """Run every layer but the last (the head) in order, each on the output of its source (-1:
+    the previous layer; a list: several, for Concat); the feature maps the head reads."""
+    outputs = []
+    for layer, source in zip(layers[:-1], sources[:-1]):
+        if isinstance(source, int):
+            inputs = x if source == -1 else outputs[source]
+        else:
+            inputs = [x if s == -1 else outputs[s] for s in source]
+        x = layer(inputs)
+        outputs.append(x)
+    return [x if s == -1 else outputs[s] for s in sources[-1]]

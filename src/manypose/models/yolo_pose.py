@@ -17,7 +17,7 @@ from torch import nn
 
 from ..heads import single_head
 from .yolo_blocks import (Concat, ConvBnAct, CSPAttention, CSPTwoConv, CSPTwoConvK2,
-                          SpatialPyramidPoolFast, depthwise)
+                          SpatialPyramidPoolFast, depthwise, head_inputs)
 
 _V8_LAYERS = {
     "backbone": [
@@ -233,15 +233,7 @@ class YoloPoseNet(nn.Module):
 
     def head_inputs(self, x) -> list:
         """The feature maps the pose head (the last block) reads."""
-        outputs = []
-        for layer, source in zip(self.model[:-1], self.sources[:-1]):  # -1: the previous block's output
-            if isinstance(source, int):
-                inputs = x if source == -1 else outputs[source]
-            else:
-                inputs = [x if s == -1 else outputs[s] for s in source]
-            x = layer(inputs)
-            outputs.append(x)
-        return [x if s == -1 else outputs[s] for s in self.sources[-1]]
+        return head_inputs(self.model, self.sources, x)
 
     def fold_batch_norms(self) -> "YoloPoseNet":
         for module in self.modules():

@@ -1,0 +1,82 @@
+"""KAPAO's decoding in numpy: the network's decoded candidates -> pose objects (class 0) and
+keypoint objects (classes 1..K), each after KAPAO's NMS, then fused (decoders.kapao_fusion).
+
+A candidate's class is its best class score times its objectness; pose objects are the
+candidates whose best class is the person, above the score threshold, NMS'd; keypoint objects
+those whose best class is a keypoint, above the fusion options' keypoint threshold, NMS'd per
+class (KAPAO's val.py `run_nms`). Pose objects carry no keypoint confidence: KAPAO enters their
+keypoints at 0 into the fusion; a keypoint no keypoint object replaced comes out here with the
+person's score.
+
+Fusion runs in network-input pixels here (`tolerance` is in those pixels; KAPAO measures on the
+original image, the same where the image is not resized; `tolerance_fraction` needs neither).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..skeleton import Skeleton
+from .kapao_fusion import FusionOptions, KeypointObjects, fuse, keypoint_objects
+from .nms import nms
+
+MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first (KAPAO's max_nms)
+
+
+@dataclass
+class KapaoDecoder:
+    """(anchors, 5 + 1 + K + 2K) candidates of one image -> boxes, scores, fused keypoints; keeps a
+    running count of the keypoints fused per class (`fused_counts`, KAPAO's --count-fused)."""
+
+    skeleton: Skeleton
+    score_threshold: float = 0.25
+    iou_threshold: float = 0.7
+    max_detections: int = 300
+    fusion: FusionOptions = FusionOptions()
+    use_keypoint_objects: bool = True
+    fused_counts: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.fused_counts = np.zeros(len(self.skeleton), np.int64)
+
+    def __call__(self, outputs: dict) -> tuple:
+        (output,) = outputs.values()
+        boxes, scores, keypoints, objects = self.objects(output)
+        fused, counts = fuse(keypoints, objects, self.fusion, scores, boxes)
+        self.fused_counts += counts
+        unfused = fused[..., 2] == 0
+        fused[..., 2] = np.where(unfused, scores[:, None], fused[..., 2])
+        return boxes, scores, fused
+
+    def objects(self, output: np.ndarray):
+        """Pose objects (boxes xyxy, scores, keypoints (N, K, 3) at confidence 0) and keypoint
+        objects, in network-input pixels."""
+        num_keypoints = len(self.skeleton)
+        boxes, scores, classes, rows = best_class_candidates(output, num_keypoints, self.score_threshold)
+        people = classes == 0
+        kept = nms(boxes[people], scores[people], self.iou_threshold, self.max_detections)
+        keypoints = rows[people][kept, -2 * num_keypoints:].reshape(-1, num_keypoints, 2)
+        keypoints = np.concatenate((keypoints, np.zeros_like(keypoints[..., :1])), axis=2)
+        objects = KeypointObjects.empty()
+        if self.use_keypoint_objects:
+            boxes_kp, scores_kp, classes_kp, _ = best_class_candidates(output, num_keypoints,
+                                                                       self.fusion.keypoint_threshold)
+            parts = classes_kp > 0
+            objects = keypoint_objects(boxes_kp[parts], scores_kp[parts], classes_kp[parts] - 1, self.fusion)
+        return boxes[people][kept], scores[people][kept], keypoints, objects
+
+
+def best_class_candidates(output: np.ndarray, num_keypoints: int, threshold: float):
+    """Candidates whose objectness and best class score (times objectness) pass `threshold`:
+    boxes xyxy, scores, best class (0: person), their rows; at most MAX_CANDIDATES, best first."""
+    output = output[output[:, 4] > threshold]
+    class_scores = output[:, 5:output.shape[1] - 2 * num_keypoints] * output[:, 4:5]
+    classes = class_scores.argmax(axis=1)
+    scores = class_scores[np.arange(len(output)), classes]
+    chosen = np.flatnonzero(scores > threshold)
+    if chosen.size > MAX_CANDIDATES:
+        chosen = chosen[np.argsort(-scores[chosen], kind="stable")[:MAX_CANDIDATES]]
+    rows = output[chosen]
+    boxes = np.concatenate((rows[:, :2] - rows[:, 2:4] / 2, rows[:, :2] + rows[:, 2:4] / 2), axis=1)
+    return boxes, scores[chosen], classes[chosen], rows

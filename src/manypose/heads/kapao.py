@@ -1,0 +1,59 @@
+"""KAPAO's head: per anchor of each level a box, objectness, a person class and one class per
+keypoint, and K keypoints; people are pose objects, keypoints found alone keypoint objects,
+fused into the people (decoders.kapao)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..decoders.kapao import KapaoDecoder
+from ..decoders.kapao_fusion import FusionOptions
+from .base import Codec, HeadMeta, register
+
+# the anchors (width, height pixels, 3 per level) of KAPAO's *6 models (its models/yolov5*6.yaml)
+P6_ANCHORS = ((19, 27, 44, 40, 38, 94), (96, 68, 86, 152, 180, 137), (140, 301, 303, 264, 238, 542),
+              (436, 615, 739, 380, 925, 792))
+
+
+@dataclass(frozen=True)
+class KapaoHead(HeadMeta):
+    """Per anchor: box (4), objectness, 1 + K class scores, K keypoints (x, y); `anchors` in input
+    pixels, one row of (width, height) pairs per level of `strides`."""
+
+    anchors: tuple[tuple[float, ...], ...] = P6_ANCHORS
+    strides: tuple[int, ...] = (8, 16, 32, 64)
+    kind = "kapao"
+
+    def __post_init__(self):
+        if len(self.anchors) != len(self.strides) or len({len(row) for row in self.anchors}) != 1 \
+                or len(self.anchors[0]) % 2:
+            raise ValueError(f"kapao head: one row of (width, height) anchor pairs per stride, not {self.anchors}")
+
+    @property
+    def num_anchors(self) -> int:
+        return len(self.anchors[0]) // 2
+
+    @property
+    def num_classes(self) -> int:
+        return 1 + len(self.skeleton)
+
+    @property
+    def outputs_per_anchor(self) -> int:
+        return 5 + self.num_classes + 2 * len(self.skeleton)
+
+
+class KapaoCodec(Codec):
+    """Decodes the network's candidates into fused poses with KAPAO's post-processing."""
+
+    kinds = ("kapao",)
+    honoured_options = ("score_threshold", "iou_threshold", "max_detections")
+
+    @property
+    def head(self) -> KapaoHead:
+        return self.heads[0]
+
+    def _decoder(self, options, fusion: FusionOptions = FusionOptions()):
+        return KapaoDecoder(self.head.skeleton, options.score_threshold, options.iou_threshold,
+                            options.max_detections, fusion)
+
+
+register(KapaoHead, KapaoCodec)
