@@ -45,3 +45,24 @@ def decoder():
 
     given = settings()
     return KapaoDecoder(COCO17, given["conf_thres"], given["iou_thres"], 300, fusion_options())
+
+
+def fused_on_image(output: np.ndarray):
+    """KAPAO's post-processing of one image's candidates: pose and keypoint objects moved to the
+    image as its scale_coords does, clipping included (it clips the first four pose coordinates
+    only), then fused there -> scores, fused keypoints, fused counts."""
+    from manypose.decoders.kapao_fusion import KeypointObjects, fuse
+
+    picture = image()
+    height, width = picture.shape[:2]
+    _, geometry = input_spec().prepare(picture)
+    _, scores, keypoints, objects = decoder().objects(output)
+    geometry.to_original(keypoints)
+    keypoints[:, :2, 0] = keypoints[:, :2, 0].clip(0, width)
+    keypoints[:, :2, 1] = keypoints[:, :2, 1].clip(0, height)
+    boxes = geometry.to_original(objects.boxes.reshape(-1, 2, 2).copy()).reshape(-1, 4)
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    fused, counts = fuse(keypoints, KeypointObjects.from_boxes(boxes, objects.scores, objects.classes),
+                         fusion_options(), scores)
+    return scores, fused, counts

@@ -6,17 +6,23 @@ other view the person most like its first (OKS >= `match_oks`); a group's keypoi
 confidence-weighted mean of its members', its box the score-weighted mean, and its score the sum
 of its members' scores over the number of views, so a person that only one view sees is kept
 but ranked lower.
+
+Codecs that decode the views' candidates together (KAPAO: NMS and fusion over all views, as its
+`--scales --flips`) merge before decoding instead (`candidates_merged_poses`).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .poses import Poses
 from .similarity import object_keypoint_similarity
 
 MATCH_OKS = 0.5
+KAPAO_PAD = 0.447  # the value KAPAO pads its scaled views with (ImageNet's mean)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ def augmented_poses(estimator, image: np.ndarray, plain: Poses, run) -> Poses:
     """The poses of every view of `image` merged; `plain` is the plain view's, already run;
     `run` runs the network on a blob (the estimator's backend or one of its parallel runners)."""
     augmentation = estimator.config.tta
+    if estimator.codec.merges_view_candidates:
+        return candidates_merged_poses(estimator, image, augmentation.views, run)
     views = [plain if view == (1.0, False) else view_poses(estimator, image, *view, run) for view in augmentation.views]
     return merge(views, estimator.skeleton.sigmas, augmentation.match_oks)
 
@@ -65,6 +73,31 @@ def view_poses(estimator, image: np.ndarray, scale: float, mirrored: bool, run) 
     blob, geometry = spec.prepare(image[:, ::-1] if mirrored else image)
     poses = estimator.postprocess(run(blob), geometry, image.shape)
     return _unmirrored(poses) if mirrored else poses
+
+
+def candidates_merged_poses(estimator, image: np.ndarray, views, run) -> Poses:
+    """KAPAO's way: every view (scale, mirrored) is made from the plain network input itself
+    (`view_blob`), and the views' candidates are decoded together (the codec's
+    merged_view_outputs), so that NMS and fusion see them all."""
+    blob, geometry = estimator.preprocess(image)
+    stride = estimator.input_spec.stride
+    outputs = [(run(view_blob(blob, scale, mirrored, stride)), scale, mirrored) for scale, mirrored in views]
+    return estimator.postprocess(estimator.codec.merged_view_outputs(outputs, blob.shape[3]), geometry, image.shape)
+
+
+def view_blob(blob: np.ndarray, scale: float, mirrored: bool, stride: int) -> np.ndarray:
+    """A view of a network input (1, 3, H, W), as KAPAO's `scale_img`: mirrored, resized
+    bilinearly by `scale`, padded right and bottom to a multiple of the stride with 0.447."""
+    image = blob[0].transpose(1, 2, 0)
+    image = image[:, ::-1] if mirrored else image
+    if scale != 1.0:
+        height, width = image.shape[:2]
+        size = (int(width * scale), int(height * scale))
+        image = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_LINEAR)
+        bottom = math.ceil(height * scale / stride) * stride - size[1]
+        right = math.ceil(width * scale / stride) * stride - size[0]
+        image = cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_CONSTANT, value=(KAPAO_PAD,) * 3)
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
 def merge(views: list[Poses], sigmas, match_oks: float = MATCH_OKS) -> Poses:

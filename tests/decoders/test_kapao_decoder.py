@@ -2,8 +2,7 @@
 post_process_batch), run on the same network output (tests/data/kapao)."""
 import numpy as np
 
-from kapao_reference import decoder, fusion_options, image, input_spec, outputs
-from manypose.decoders.kapao_fusion import KeypointObjects, fuse
+from kapao_reference import decoder, fused_on_image, outputs
 
 
 def test_kapao_pose_and_keypoint_objects_equal_the_originals_nms():
@@ -20,21 +19,9 @@ def test_kapao_pose_and_keypoint_objects_equal_the_originals_nms():
 
 
 def test_kapao_fused_poses_equal_the_originals_on_the_image():
-    # KAPAO fuses on the original image: both kinds of objects moved there as its scale_coords
-    # does, clipping included (it clips the first four pose coordinates only)
     reference = outputs()
-    picture = image()
-    height, width = picture.shape[:2]
-    _, geometry = input_spec().prepare(picture)
-    _, scores, keypoints, objects = decoder().objects(reference["output"][0])
-    geometry.to_original(keypoints)
-    keypoints[:, :2, 0] = keypoints[:, :2, 0].clip(0, width)
-    keypoints[:, :2, 1] = keypoints[:, :2, 1].clip(0, height)
-    boxes = geometry.to_original(objects.boxes.reshape(-1, 2, 2).copy()).reshape(-1, 4)
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-    fused, counts = fuse(keypoints, KeypointObjects.from_boxes(boxes, objects.scores, objects.classes),
-                         fusion_options(), scores)
+    scores, fused, counts = fused_on_image(reference["output"][0])
+    np.testing.assert_allclose(scores, reference["plain_scores"], atol=1e-6)
     np.testing.assert_allclose(fused, reference["plain_poses"], atol=1e-4)
     np.testing.assert_array_equal(counts, reference["plain_fused"])
     assert counts.sum() > 0

@@ -34,7 +34,10 @@ def test_kapao_raw_outputs_match_the_original(network_outputs):
 
 
 def test_kapao_decoded_outputs_match_the_original(network_outputs):
-    # pixel coordinates reach hundreds: float32 resolves them to about 1e-4 of their size
+    # scores to float32 rounding; pixel coordinates (up to ~1000, sigmoids times anchors of up to
+    # 925 pixels) to a few float32 steps of their size
     _, _, decoded = network_outputs
     reference = outputs()["output"]
-    assert (np.abs(decoded - reference) / np.maximum(np.abs(reference), 1)).max() < 1e-4
+    scores = slice(4, 5 + 18)
+    assert np.abs(decoded[..., scores] - reference[..., scores]).max() < 1e-6
+    assert np.abs(decoded - reference).max() < 1e-3

@@ -80,3 +80,21 @@ def best_class_candidates(output: np.ndarray, num_keypoints: int, threshold: flo
     rows = output[chosen]
     boxes = np.concatenate((rows[:, :2] - rows[:, 2:4] / 2, rows[:, :2] + rows[:, 2:4] / 2), axis=1)
     return boxes, scores[chosen], classes[chosen], rows
+
+
+def unviewed_candidates(candidates: np.ndarray, scale: float, mirrored: bool, width: int, flip: tuple) -> np.ndarray:
+    """One test-time view's candidates (N, 5 + 1 + K + 2K) in the plain input's pixels: scaled
+    back and, for a mirrored view, mirrored back with left and right swapped in the keypoint
+    classes and the keypoints, as KAPAO's `_descale_pred`."""
+    num_keypoints = len(flip)
+    coordinates = slice(-2 * num_keypoints, None)
+    out = candidates.copy()
+    out[:, :4] /= scale
+    out[:, coordinates] /= scale
+    if mirrored:
+        flip = list(flip)
+        out[:, 0] = width - out[:, 0]
+        out[:, 6:6 + num_keypoints] = out[:, 6:6 + num_keypoints][:, flip]
+        xs, ys = width - out[:, coordinates][:, 0::2], out[:, coordinates][:, 1::2]
+        out[:, coordinates] = np.stack((xs[:, flip], ys[:, flip]), axis=2).reshape(len(out), -1)
+    return out

@@ -58,6 +58,8 @@ class Codec:
     honoured_options: ClassVar[tuple[str, ...]] = ()
     keypoint_threshold: ClassVar[float] = 0.5  # confidence from which a keypoint is drawn as seen
     needs_float32: ClassVar[bool] = False  # bfloat16 changes its results: reduced-precision runtimes keep float32
+    # test-time views merged as candidates before decoding (merged_view_outputs), not as poses after
+    merges_view_candidates: ClassVar[bool] = False
 
     def __init__(self, heads):
         self.heads = tuple(heads)

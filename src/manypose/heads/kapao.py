@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..decoders.kapao import KapaoDecoder
+import numpy as np
+
+from ..decoders.kapao import KapaoDecoder, unviewed_candidates
 from ..decoders.kapao_fusion import FusionOptions
 from .base import Codec, HeadMeta, register
 
@@ -45,6 +47,7 @@ class KapaoCodec(Codec):
     """Decodes the network's candidates into fused poses with KAPAO's post-processing."""
 
     kinds = ("kapao",)
+    merges_view_candidates = True
     honoured_options = ("score_threshold", "iou_threshold", "max_detections")
 
     @property
@@ -54,6 +57,17 @@ class KapaoCodec(Codec):
     def _decoder(self, options, fusion: FusionOptions = FusionOptions()):
         return KapaoDecoder(self.head.skeleton, options.score_threshold, options.iou_threshold,
                             options.max_detections, fusion)
+
+
+    def merged_view_outputs(self, views, width: int) -> dict:
+        """KAPAO's test-time augmentation: the candidates of every view ((outputs, scale,
+        mirrored), batch of one) brought back to the plain input of `width` pixels and put
+        together, to be decoded (NMS, fusion) as one image's."""
+        name = self.head.output_names[0]
+        flip = self.head.skeleton.flip
+        merged = [unviewed_candidates(outputs[name][0], scale, mirrored, width, flip)
+                  for outputs, scale, mirrored in views]
+        return {name: np.concatenate(merged)[None]}
 
 
 register(KapaoHead, KapaoCodec)
