@@ -6,12 +6,15 @@ import numpy as np
 
 BOX_COLOUR = (60, 220, 60)
 POINT_COLOUR = (255, 255, 255)
+KEYPOINT_OBJECT_COLOUR = (0, 255, 255)  # as KAPAO's demo draws them
 GOLDEN_ANGLE = 0.381966  # hue steps that keep consecutive track ids far apart in colour
 
 
-def draw_poses(image: np.ndarray, poses, keypoint_threshold: float = 0.5, boxes: bool = True) -> np.ndarray:
+def draw_poses(image: np.ndarray, poses, keypoint_threshold: float = 0.5, boxes: bool = True,
+               keypoint_objects: bool = False) -> np.ndarray:
     """Draw in place on a BGR image and return it. Line width follows the image size; tracked
-    people get a box colour and a label of their id."""
+    people get a box colour and a label of their id; with `keypoint_objects`, the boxes of
+    KAPAO's keypoint objects (where the poses have them)."""
     thickness = max(1, round(max(image.shape[:2]) / 400))
     skeleton = poses.skeleton
     for person, (keypoints, box) in enumerate(zip(poses.keypoints, poses.boxes)):
@@ -25,7 +28,15 @@ def draw_poses(image: np.ndarray, poses, keypoint_threshold: float = 0.5, boxes:
                 cv2.line(image, tuple(points[a]), tuple(points[b]), colour, thickness + 1, cv2.LINE_AA)
         for point in points[visible]:
             cv2.circle(image, tuple(point), thickness + 2, POINT_COLOUR, -1, cv2.LINE_AA)
+    if keypoint_objects and poses.keypoint_objects is not None:
+        _draw_keypoint_objects(image, poses.keypoint_objects, thickness)
     return image
+
+
+def _draw_keypoint_objects(image: np.ndarray, objects, thickness: int) -> None:
+    for box in objects.boxes:
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        cv2.rectangle(image, (x1, y1), (x2, y2), KEYPOINT_OBJECT_COLOUR, thickness, cv2.LINE_AA)
 
 
 def _draw_box(image: np.ndarray, box, track_id, thickness: int) -> None:

@@ -216,12 +216,14 @@ class PoseEstimator:
     def postprocess(self, outputs: dict, geometry, image_shape) -> Poses:
         """Named network outputs (batch of one) -> poses on the image."""
         height, width = image_shape[:2]
-        boxes, scores, keypoints = self.decoder({name: value[0] for name, value in outputs.items()})
+        boxes, scores, keypoints, parts = self.decoder.with_keypoint_objects(
+            {name: value[0] for name, value in outputs.items()})
         boxes = geometry.to_original(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
         geometry.to_original(keypoints)
         clip_into_image(keypoints, boxes, width, height)
         return Poses(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
-                     self.skeleton, (width, height), self.keypoint_threshold)
+                     self.skeleton, (width, height), self.keypoint_threshold,
+                     keypoint_objects=None if parts is None else parts.mapped(geometry.to_original))
 
 
 def _full_size(width: int, height: int) -> int:

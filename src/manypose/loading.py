@@ -20,19 +20,23 @@ def load(name_or_path=None, backend: str = DEFAULT_BACKEND, int8: bool = False, 
          iou_threshold: float | None = None, max_detections: int | None = None,
          complete_poses: bool | None = None, root_threshold: float | None = None, flip: bool | None = None,
          scales=None, tracker=None, device: str = "cpu", precision: str = "auto",
-         batch_size: int = 1) -> PoseEstimator:
+         batch_size: int = 1, overwrite_tolerance: float | None = None,
+         overwrite_tolerance_fraction: float | None = None, keypoint_objects: bool | None = None) -> PoseEstimator:
     """An estimator for a model name (see `manypose models`), a model folder, or a published
     checkpoint (converted on the fly). Decoder options left as None take their defaults (see
     decoders.options); one the model's decoder cannot honour is refused. `flip` and `scales` are
     test-time augmentation (see manypose.tta), `tracker` the TrackerOptions `track` runs with,
     `precision` auto, fp32 or bf16 (bfloat16 on the openvino backend; see manypose.runtime),
     `device` cpu, cuda, cuda:N or auto (see manypose.runtime.devices), `batch_size` the images
-    one network call runs when the estimator is given several (a list, a folder, a stream)."""
+    one network call runs when the estimator is given several (a list, a folder, a stream).
+    `overwrite_tolerance` (pixels), `overwrite_tolerance_fraction` (of the person box) and
+    `keypoint_objects` set KAPAO's fusion (decoders.kapao_fusion)."""
     return load_config(EstimatorConfig.from_given(
         name_or_path, backend=backend, int8=int8, calibration_images=calibration_images, input_size=input_size,
         threads=threads, device=device, precision=precision, batch_size=batch_size, tracker=tracker, flip=flip,
         scales=scales, score_threshold=score_threshold, iou_threshold=iou_threshold, max_detections=max_detections,
-        complete_poses=complete_poses, root_threshold=root_threshold))
+        complete_poses=complete_poses, root_threshold=root_threshold, overwrite_tolerance=overwrite_tolerance,
+        overwrite_tolerance_fraction=overwrite_tolerance_fraction, keypoint_objects=keypoint_objects))
 
 
 def load_config(config: EstimatorConfig) -> PoseEstimator:

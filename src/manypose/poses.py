@@ -15,7 +15,9 @@ class Poses:
 
     keypoints: (N, K, 3) x, y, confidence; scores: (N,) person scores; boxes: (N, 4) x1, y1, x2, y2;
     track_ids: (N,) ids that persist across the frames of a video, when tracked (else None);
-    interpolated: (N,) True for people filled in between two sightings by offline tracking.
+    interpolated: (N,) True for people filled in between two sightings by offline tracking;
+    keypoint_objects: KAPAO's keypoints found as objects of their own (decoders.kapao_fusion
+    KeypointObjects, image pixels), for models that find them.
     """
 
     keypoints: np.ndarray
@@ -26,6 +28,7 @@ class Poses:
     keypoint_threshold: float = 0.5  # confidence from which the model's keypoints count as seen
     track_ids: Optional[np.ndarray] = None
     interpolated: Optional[np.ndarray] = None
+    keypoint_objects: Optional[object] = None
 
     @classmethod
     def empty(cls, skeleton: Skeleton = COCO17, image_size: tuple[int, int] = (0, 0)) -> "Poses":
@@ -46,7 +49,9 @@ class Poses:
         keypoints, boxes = self.keypoints.copy(), self.boxes * np.float32(factor)
         keypoints[..., :2] *= np.float32(factor)
         clip_into_image(keypoints, boxes, width, height)
-        return replace(self, keypoints=keypoints, boxes=boxes, image_size=(int(width), int(height)))
+        parts = None if self.keypoint_objects is None else self.keypoint_objects.mapped(lambda xy: xy * factor)
+        return replace(self, keypoints=keypoints, boxes=boxes, image_size=(int(width), int(height)),
+                       keypoint_objects=parts)
 
     def to_coco(self, image_id, category_id: int = 1) -> list[dict]:
         """COCO results format (keypoints flattened as x, y, confidence; bbox as x, y, w, h)."""
@@ -77,12 +82,14 @@ class Poses:
             people.append(entry)
         return people
 
-    def draw(self, image: np.ndarray, keypoint_threshold: float | None = None, boxes: bool = True) -> np.ndarray:
-        """A copy of the BGR image with skeletons (and boxes) drawn on it."""
+    def draw(self, image: np.ndarray, keypoint_threshold: float | None = None, boxes: bool = True,
+             keypoint_objects: bool = False) -> np.ndarray:
+        """A copy of the BGR image with skeletons (and boxes) drawn on it; with `keypoint_objects`,
+        the boxes of KAPAO's keypoint objects too."""
         from .draw import draw_poses
 
         threshold = self.keypoint_threshold if keypoint_threshold is None else keypoint_threshold
-        return draw_poses(image.copy(), self, threshold, boxes)
+        return draw_poses(image.copy(), self, threshold, boxes, keypoint_objects)
 
 
 def clip_into_image(keypoints: np.ndarray, boxes: np.ndarray, width: float, height: float) -> None:

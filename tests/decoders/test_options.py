@@ -60,7 +60,8 @@ def test_the_refusals_name_every_option_involved():
         DecoderOptions.from_given(min_people=3, given=frozenset(), flip=True)
     # "given" is bookkeeping, not an option a user sets
     assert str(unknown.value) == ("unknown decoder option flip, given, min_people; "
-                                  "known: complete_poses, iou_threshold, max_detections, root_threshold, score_threshold")
+                                  "known: complete_poses, iou_threshold, keypoint_objects, max_detections, "
+                                  "overwrite_tolerance, overwrite_tolerance_fraction, root_threshold, score_threshold")
     options = DecoderOptions.from_given(iou_threshold=0.5, max_detections=5, score_threshold=None)
     with pytest.raises(ValueError) as refused:
         options.check_honoured(("score_threshold", "max_detections"), "the paf decoder")

@@ -25,6 +25,8 @@ def add(commands) -> None:
     p.add_argument("--analyze", metavar="DIR",
                    help="then analyse why the model misses (as `manypose analyze`), the report in DIR; the "
                         "predictions go to DIR/predictions.json unless --json-output names a file")
+    p.add_argument("--count-fused", action="store_true",
+                   help="KAPAO models: then print how many keypoints the keypoint objects replaced, per keypoint")
     p.set_defaults(run=run)
 
 
@@ -43,7 +45,9 @@ def run(args) -> int:
     for path, what in ((predictions, "the predictions"), (args.stats_output, "the stats")):
         if path:
             check_writable(path, what)
-    stats, summary, failures = evaluate(estimator_from_args(args), args.annotations, args.images,
+    estimator = estimator_from_args(args)
+    counts = fused_counts(estimator) if args.count_fused else None
+    stats, summary, failures = evaluate(estimator, args.annotations, args.images,
                                         predictions, args.stats_output, progress=not args.quiet)
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
@@ -51,6 +55,10 @@ def run(args) -> int:
     print(f"AP {stats['AP']:.3f} on {stats['images']} images, "
           f"{stats['seconds_per_image'] * 1000:.1f} ms/image ({stats['model']}, {stats['backend']} "
           f"{'INT8' if stats['int8'] else stats['precision']})")
+    if counts is not None:
+        names = estimator.skeleton.keypoints
+        print(f"keypoint objects fused: {int(counts.sum())} ("
+              + ", ".join(f"{name} {int(count)}" for name, count in zip(names, counts)) + ")")
     if args.analyze and not failures:
         from ..analysis.run import analyze
         from .analyze import print_summary
@@ -58,3 +66,11 @@ def run(args) -> int:
         print_summary(analyze(args.annotations, predictions, args.analyze, args.images, progress=not args.quiet),
                       args.analyze)
     return EXIT_FAILURES if failures else 0
+
+
+def fused_counts(estimator):
+    """The running count of keypoints fused per class of a KAPAO model's decoder (KAPAO's --count-fused)."""
+    counts = getattr(estimator.decoder.decode, "fused_counts", None)
+    if counts is None:
+        raise SystemExit(f"error: --count-fused: {estimator.model_name} has no keypoint objects to fuse")
+    return counts

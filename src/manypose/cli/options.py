@@ -72,6 +72,13 @@ def add_model_options(parser, default_threshold: float | None) -> None:
                         help="give every person found all its keypoints, the weak ones at low confidence, as "
                              "OpenPifPaf's --force-complete-pose (CIF/CAF models; raises their COCO AP, the "
                              "setting of OpenPifPaf's evaluation)")
+    parser.add_argument("--overwrite-tol", type=float, default=None, metavar="PX",
+                        help="KAPAO models: a keypoint object replaces a person's keypoint of its class within PX "
+                             "network-input pixels (default 50, KAPAO's; other models refuse it)")
+    parser.add_argument("--overwrite-tol-fraction", type=float, default=None, metavar="F",
+                        help="KAPAO models: the tolerance as this fraction of the person box's scale instead")
+    parser.add_argument("--no-kp-dets", dest="keypoint_objects", action="store_false", default=None,
+                        help="KAPAO models: the poses as the pose objects give them, no keypoint objects fused")
     parser.add_argument("--input-size", type=positive_int, default=None, metavar="PX",
                         help="long side of the network input in pixels, a multiple of the model's stride "
                              "(default: the model's, 640 for YOLO-pose)")
@@ -119,7 +126,8 @@ def config_from_args(args, tracker: TrackerOptions | None = None):
         device=args.device, batch_size=args.batch,
         flip=args.flip, scales=args.scales,
         score_threshold=args.score_threshold, iou_threshold=args.iou_threshold, root_threshold=args.root_threshold,
-        complete_poses=args.complete_poses)
+        complete_poses=args.complete_poses, overwrite_tolerance=args.overwrite_tol,
+        overwrite_tolerance_fraction=args.overwrite_tol_fraction, keypoint_objects=args.keypoint_objects)
 
 
 def estimator_from_args(args, tracker: TrackerOptions | None = None):

@@ -47,5 +47,17 @@ class FiniteDecoder:
         self.decode = decode
 
     def __call__(self, outputs: dict[str, np.ndarray]):
-        boxes, scores, keypoints = self.decode({name: bounded(np.asarray(value)) for name, value in outputs.items()})
+        boxes, scores, keypoints = self.decode(_bounded(outputs))
         return finite_people(boxes, scores, keypoints)
+
+    def with_keypoint_objects(self, outputs: dict[str, np.ndarray]):
+        """As a call, with the keypoint objects of decoders that find them (KAPAO's), else None."""
+        decode = getattr(self.decode, "with_keypoint_objects", None)
+        if decode is None:
+            return (*self(outputs), None)
+        boxes, scores, keypoints, objects = decode(_bounded(outputs))
+        return (*finite_people(boxes, scores, keypoints), objects)
+
+
+def _bounded(outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: bounded(np.asarray(value)) for name, value in outputs.items()}

@@ -41,13 +41,17 @@ class KapaoDecoder:
         self.fused_counts = np.zeros(len(self.skeleton), np.int64)
 
     def __call__(self, outputs: dict) -> tuple:
+        return self.with_keypoint_objects(outputs)[:3]
+
+    def with_keypoint_objects(self, outputs: dict) -> tuple:
+        """Boxes, scores, fused keypoints and the keypoint objects (for drawing)."""
         (output,) = outputs.values()
         boxes, scores, keypoints, objects = self.objects(output)
         fused, counts = fuse(keypoints, objects, self.fusion, scores, boxes)
         self.fused_counts += counts
         unfused = fused[..., 2] == 0
         fused[..., 2] = np.where(unfused, scores[:, None], fused[..., 2])
-        return boxes, scores, fused
+        return boxes, scores, fused, objects
 
     def objects(self, output: np.ndarray):
         """Pose objects (boxes xyxy, scores, keypoints (N, K, 3) at confidence 0) and keypoint

@@ -22,6 +22,11 @@ class DecoderOptions:
     # heatmap score from which a keypoint may start a person (displacement decoders: PoseNet,
     # SimplePose); None: the score threshold
     root_threshold: Optional[float] = None
+    # KAPAO's fusion (decoders.kapao_fusion): keypoint objects replace the keypoints of pose objects
+    # within this many network-input pixels (None: KAPAO's 50), or this fraction of the person box
+    overwrite_tolerance: Optional[float] = None
+    overwrite_tolerance_fraction: Optional[float] = None
+    keypoint_objects: bool = True  # False: KAPAO's poses as the pose objects give them (its --no-kp-dets)
     given: frozenset = frozenset()
 
     def __post_init__(self):
@@ -30,6 +35,10 @@ class DecoderOptions:
             check_number(name, getattr(self, name), 0, 1)
         check_whole_number("max_detections", self.max_detections, 1)
         check_switch("complete_poses", self.complete_poses)
+        check_switch("keypoint_objects", self.keypoint_objects)
+        for name in ("overwrite_tolerance", "overwrite_tolerance_fraction"):
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name))
 
     @classmethod
     def from_given(cls, **values) -> "DecoderOptions":
