@@ -43,7 +43,7 @@ class GuidingOffsetDecoder:
         channels, height, width = fields.shape
         heatmaps = fields[:count]
         refinement = fields[count:3 * count].reshape(count, 2, height, width)
-        guiding = np.ascontiguousarray(fields[3 * count:], dtype=np.float32).reshape(-1, 2, height, width)
+        guiding = np.ascontiguousarray(fields[3 * count:], dtype=np.float32).reshape(len(self.limbs), 2, height, width)
         kinds, rows, cols, scores = self.peaks(heatmaps)
         positions = np.stack((cols + 0.5 + refinement[kinds, 0, rows, cols],
                               rows + 0.5 + refinement[kinds, 1, rows, cols]), axis=1).astype(np.float32)
@@ -61,7 +61,7 @@ class GuidingOffsetDecoder:
     def peaks(self, heatmaps: np.ndarray):
         """Kinds, rows, cols and scores of the candidates, sorted by kind then score (best first)."""
         maps = np.ascontiguousarray(heatmaps.transpose(1, 2, 0), dtype=np.float32)
-        maxima = cv2.dilate(maps, np.ones((3, 3), np.uint8)).reshape(maps.shape)
+        maxima = cv2.dilate(maps, np.ones((3, 3), np.uint8)).reshape(maps.shape) if maps.size else maps
         rows, cols, kinds = np.nonzero((maps == maxima) & (maps > self.peak_threshold))
         scores = maps[rows, cols, kinds]
         order = np.lexsort((-scores, kinds))
