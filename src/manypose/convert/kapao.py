@@ -11,7 +11,7 @@ from ..data.transforms import InputSpec
 from ..heads.kapao import KapaoHead
 from .imported import imported_model
 from .torch_pickle import CheckpointError, PickledObject, load_checkpoint, module_tensors
-from .ultralytics import skeleton_for
+from .ultralytics import architecture_spec, skeleton_for
 
 KNOWN_BLOCKS = {"Focus", "Conv", "C3", "SPP", "SPPF", "nn.Upsample", "Concat", "Detect"}
 MODEL_CLASS = "models.yolo.Model"
@@ -28,13 +28,7 @@ def is_kapao_checkpoint(content) -> bool:
 def read_kapao(path, content) -> tuple[dict, KapaoHead, dict[str, np.ndarray]]:
     """(architecture description, head, state dict) of a KAPAO checkpoint's content."""
     model = _model(content)
-    spec = vars(model).get("yaml")
-    if not isinstance(spec, dict) or "backbone" not in spec or "head" not in spec:
-        raise CheckpointError(f"{path}: the model carries no architecture description (yaml)")
-    layers = spec["backbone"] + spec["head"]
-    unknown = sorted({str(layer[2]) for layer in layers} - KNOWN_BLOCKS)
-    if unknown:
-        raise CheckpointError(f"{path}: unsupported blocks in the architecture: {', '.join(unknown)}")
+    spec, layers = architecture_spec(path, vars(model), KNOWN_BLOCKS)
     detect = _last_module(model)
     num_coords = int(vars(detect).get("num_coords") or 0)
     anchor_grid = vars(detect).get("_buffers", {}).get("anchor_grid")

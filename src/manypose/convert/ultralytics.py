@@ -41,14 +41,20 @@ def read_ultralytics(path, checkpoint=None) -> tuple[dict, PoseObjectsHead, dict
     return arch, head, tensors, provenance
 
 
-def _architecture_and_head(path, model_state: dict) -> tuple[dict, PoseObjectsHead]:
+def architecture_spec(path, model_state: dict, known_blocks) -> tuple[dict, list]:
+    """The model's architecture description (its yaml) and its layers, checked to hold only `known_blocks`."""
     spec = model_state.get("yaml")
     if not isinstance(spec, dict) or "backbone" not in spec or "head" not in spec:
         raise CheckpointError(f"{path}: the model carries no architecture description (yaml)")
     layers = spec["backbone"] + spec["head"]
-    unknown = sorted({str(layer[2]) for layer in layers} - KNOWN_BLOCKS)
+    unknown = sorted({str(layer[2]) for layer in layers} - known_blocks)
     if unknown:
         raise CheckpointError(f"{path}: unsupported blocks in the architecture: {', '.join(unknown)}")
+    return spec, layers
+
+
+def _architecture_and_head(path, model_state: dict) -> tuple[dict, PoseObjectsHead]:
+    spec, layers = architecture_spec(path, model_state, KNOWN_BLOCKS)
     size = spec.get("scale") or _size_from_file_name(spec.get("yaml_file", ""))
     if "scales" in spec and size in spec["scales"]:
         depth, width, max_channels = spec["scales"][size]

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..heads import single_head
 from .yolo_blocks import (Concat, ConvBnAct, CSPThreeConv, Focus, SpatialPyramidPool, SpatialPyramidPoolFast,
-                          head_inputs)
+                          LayeredNetwork, build_layers)
 
 YOLOV5_BOTTLENECK = (1, 3)  # YOLOv5's bottleneck: a 1x1 then a 3x3 convolution
 
@@ -68,20 +68,16 @@ class KapaoDetect(nn.Module):
         return self.decode(self.raw(features))
 
 
-class KapaoNet(nn.Module):
-    """Backbone + neck from KAPAO's architecture description, and the KAPAO detection head."""
+class KapaoNet(LayeredNetwork):
+    """Backbone + neck from KAPAO's architecture description, and the KAPAO detection head.
+    `forward` gives (B, anchors, 5 + 1 + K + 2K) decoded, `raw_outputs` per level (B, anchors,
+    H, W, outputs)."""
 
     def __init__(self, arch: dict, heads):
         super().__init__()
         self.arch = arch
         self.head_meta = single_head(heads, "kapao")
-        layers, sources, out_channels = [], [], []
-        for index, (source, repeats, block, args) in enumerate(arch["backbone"] + arch["head"]):
-            c_in = 3 if index == 0 else out_channels[source if isinstance(source, int) else source[0]]
-            layer, c_out = self._make_layer(block, list(args), repeats, c_in, source, out_channels)
-            layers.append(layer)
-            sources.append(source)
-            out_channels.append(c_out)
+        layers, sources = build_layers(arch, self._make_layer)
         if not isinstance(layers[-1], KapaoDetect):
             raise ValueError("the architecture description must end with its Detect block")
         self.model = nn.ModuleList(layers)
@@ -112,20 +108,3 @@ class KapaoNet(nn.Module):
                                  f"{len(self.head_meta.strides)} strides")
             return KapaoDetect(self.head_meta, [out_channels[s] for s in source]), 0
         raise ValueError(f"unknown block {block!r} in the KAPAO architecture description")
-
-    def forward(self, x):
-        """Images (B, 3, H, W) RGB in 0..1 -> decoded predictions (B, anchors, 5 + 1 + K + 2K)."""
-        return self.model[-1](self.head_inputs(x))
-
-    def raw_outputs(self, x) -> list:
-        """Images -> the head's undecoded predictions per level (B, anchors, H, W, outputs)."""
-        return self.model[-1].raw(self.head_inputs(x))
-
-    def head_inputs(self, x) -> list:
-        return head_inputs(self.model, self.sources, x)
-
-    def fold_batch_norms(self) -> "KapaoNet":
-        for module in self.modules():
-            if isinstance(module, ConvBnAct):
-                module.fold_batch_norm()
-        return self

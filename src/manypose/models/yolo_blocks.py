@@ -217,6 +217,20 @@ class SpatialPyramidPool(nn.Module):
         return self.cv2(torch.cat([x] + [pool(x) for pool in self.m], 1))
 
 
+def build_layers(arch: dict, make_layer) -> tuple[list, list]:
+    """The layers of an architecture description (`[source, repeats, block, args]` rows of its
+    backbone then head) and their sources; `make_layer(block, args, repeats, c_in, source,
+    out_channels)` -> (layer, its output channels)."""
+    layers, sources, out_channels = [], [], []
+    for index, (source, repeats, block, args) in enumerate(arch["backbone"] + arch["head"]):
+        c_in = 3 if index == 0 else out_channels[source if isinstance(source, int) else source[0]]
+        layer, c_out = make_layer(block, list(args), repeats, c_in, source, out_channels)
+        layers.append(layer)
+        sources.append(source)
+        out_channels.append(c_out)
+    return layers, sources
+
+
 def head_inputs(layers, sources, x) -> list:
     """Run every layer but the last (the head) in order, each on the output of its source (-1:
     the previous layer; a list: several, for Concat); the feature maps the head reads."""
@@ -229,3 +243,26 @@ def head_inputs(layers, sources, x) -> list:
         x = layer(inputs)
         outputs.append(x)
     return [x if s == -1 else outputs[s] for s in sources[-1]]
+
+
+class LayeredNetwork(nn.Module):
+    """A network built by `build_layers`: `self.model` (its last layer the head, with `raw`) and
+    `self.sources`, set by the subclass."""
+
+    def forward(self, x):
+        """Images (B, 3, H, W) RGB in 0..1 -> the head's decoded predictions."""
+        return self.model[-1](self.head_inputs(x))
+
+    def raw_outputs(self, x) -> list:
+        """Images -> the head's undecoded predictions per level, which the training loss reads."""
+        return self.model[-1].raw(self.head_inputs(x))
+
+    def head_inputs(self, x) -> list:
+        """The feature maps the head (the last layer) reads."""
+        return head_inputs(self.model, self.sources, x)
+
+    def fold_batch_norms(self) -> "LayeredNetwork":
+        for module in self.modules():
+            if isinstance(module, ConvBnAct):
+                module.fold_batch_norm()
+        return self

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..heads import single_head
 from .yolo_blocks import (Concat, ConvBnAct, CSPAttention, CSPTwoConv, CSPTwoConvK2,
-                          SpatialPyramidPoolFast, depthwise, head_inputs)
+                          LayeredNetwork, SpatialPyramidPoolFast, build_layers, depthwise)
 
 _V8_LAYERS = {
     "backbone": [
@@ -161,22 +161,16 @@ class PoseHead(nn.Module):
         return self.decode(self.raw(features))
 
 
-class YoloPoseNet(nn.Module):
+class YoloPoseNet(LayeredNetwork):
     """Backbone + neck + pose head from an architecture description (see `architecture`) and
-    the head's metadata."""
+    the head's metadata. `forward` gives (B, 4 + classes + 3K, anchors) decoded, `raw_outputs`
+    per level (B, 4 * bins + classes + K * dims, H, W)."""
 
     def __init__(self, arch: dict, heads):
         super().__init__()
         self.arch = arch
         self.head_meta = single_head(heads, "pose_objects")
-        layers, sources = [], []
-        out_channels: list[int] = []
-        for index, (source, repeats, block, args) in enumerate(arch["backbone"] + arch["head"]):
-            c_in = 3 if index == 0 else out_channels[source if isinstance(source, int) else source[0]]
-            layer, c_out = self._make_layer(block, list(args), repeats, c_in, source, out_channels)
-            layers.append(layer)
-            sources.append(source)
-            out_channels.append(c_out)
+        layers, sources = build_layers(arch, self._make_layer)
         if not isinstance(layers[-1], PoseHead):
             raise ValueError("the architecture description must end with its Pose block")
         self.model = nn.ModuleList(layers)
@@ -221,23 +215,4 @@ class YoloPoseNet(nn.Module):
             light = any(layer[2] == "C3k2" for layer in arch["backbone"])
             return PoseHead(self.head_meta, [out_channels[s] for s in source], light), 0
         raise ValueError(f"unknown block {block!r} in the architecture description")
-
-    def forward(self, x):
-        """Images (B, 3, H, W) RGB in 0..1 -> decoded predictions (B, 4 + classes + 3K, anchors)."""
-        return self.model[-1](self.head_inputs(x))
-
-    def raw_outputs(self, x) -> list:
-        """Images -> the head's raw maps per level (B, 4 * bins + classes + K * dims, H, W), which
-        the training loss reads."""
-        return self.model[-1].raw(self.head_inputs(x))
-
-    def head_inputs(self, x) -> list:
-        """The feature maps the pose head (the last block) reads."""
-        return head_inputs(self.model, self.sources, x)
-
-    def fold_batch_norms(self) -> "YoloPoseNet":
-        for module in self.modules():
-            if isinstance(module, ConvBnAct):
-                module.fold_batch_norm()
-        return self
 
