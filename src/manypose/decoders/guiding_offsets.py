@@ -1,7 +1,7 @@
 """SimplePose V2 (OffsetGuided) decoding: heatmap peaks, refined by their offsets, grouped into
 people greedily by following each limb's guiding offsets.
 
-1. Peaks: cells that are the maximum of their 3 x 3 neighbourhood (max-pool NMS) above
+1. Peaks: cells that no cell of their 3 x 3 neighbourhood exceeds (max-pool NMS) above
    `peak_threshold`, the `max_candidates` best per keypoint, placed at the cell's centre plus
    its refinement offset.
 2. Per limb (a, b): each candidate of a points, by the guiding offset at its cell, to where b
@@ -11,13 +11,12 @@ people greedily by following each limb's guiding offsets.
 3. Connections join people as they come (OpenPose's assembly): a new person, a keypoint added
    to the person of the other end, or two people merged when they share no keypoint kind.
 A person's score is the sum of its keypoints' scores over the number of keypoints.
-Steps 2 and 3 are compiled by numba; nothing loops in Python per limb or person.
+Finding peaks and steps 2 and 3 are compiled by numba; nothing loops in Python per limb or person.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numba
 import numpy as np
 
@@ -60,15 +59,42 @@ class GuidingOffsetDecoder:
 
     def peaks(self, heatmaps: np.ndarray):
         """Kinds, rows, cols and scores of the candidates, sorted by kind then score (best first)."""
-        maps = np.ascontiguousarray(heatmaps.transpose(1, 2, 0), dtype=np.float32)
-        maxima = cv2.dilate(maps, np.ones((3, 3), np.uint8)).reshape(maps.shape) if maps.size else maps
-        rows, cols, kinds = np.nonzero((maps == maxima) & (maps > self.peak_threshold))
-        scores = maps[rows, cols, kinds]
+        kinds, rows, cols, scores = _local_maxima(np.ascontiguousarray(heatmaps, dtype=np.float32),
+                                                  np.float32(self.peak_threshold))
         order = np.lexsort((-scores, kinds))
         kinds, rows, cols, scores = kinds[order], rows[order], cols[order], scores[order]
         rank = np.arange(len(kinds)) - np.searchsorted(kinds, kinds)
         best = rank < self.max_candidates
-        return kinds[best].astype(np.int64), rows[best], cols[best], scores[best].astype(np.float32)
+        return kinds[best], rows[best], cols[best], scores[best]
+
+
+@numba.njit(cache=True)
+def _local_maxima(heatmaps, threshold):
+    """Cells above `threshold` that no neighbour of their 3 x 3 neighbourhood exceeds (max-pool NMS)."""
+    count, height, width = heatmaps.shape
+    found = []
+    for kind in range(count):
+        for row in range(height):
+            for col in range(width):
+                value = heatmaps[kind, row, col]
+                if value > threshold and _is_maximum(heatmaps[kind], row, col, value):
+                    found.append((kind, row, col, value))
+    kinds = np.empty(len(found), np.int64)
+    rows = np.empty(len(found), np.int64)
+    cols = np.empty(len(found), np.int64)
+    scores = np.empty(len(found), np.float32)
+    for index, (kind, row, col, value) in enumerate(found):
+        kinds[index], rows[index], cols[index], scores[index] = kind, row, col, value
+    return kinds, rows, cols, scores
+
+
+@numba.njit(cache=True)
+def _is_maximum(heatmap, row, col, value):
+    for r in range(max(0, row - 1), min(heatmap.shape[0], row + 2)):
+        for c in range(max(0, col - 1), min(heatmap.shape[1], col + 2)):
+            if heatmap[r, c] > value:
+                return False
+    return True
 
 
 @numba.njit(cache=True)
