@@ -43,6 +43,16 @@ def add(commands) -> None:
     p.add_argument("--force", action="store_true",
                    help="start a new run in an --output that holds one, replacing its last/ and best/ (without "
                         "--resume or --force, such a folder is refused)")
+    p.add_argument("--refinement-stages", type=positive_int, metavar="N",
+                   help="Lightweight OpenPose: train N refinement stages (the model's own by default); the weights "
+                        "of the stages it has load, new ones start initialised, those beyond N are left out")
+    p.add_argument("--schedule", metavar="NAME",
+                   help="run step --step of a training recipe, in OUTPUT/stepN, from the previous step's last (or "
+                        "--model, step 1); the recipe sets each step's epochs, learning rate, optimizer, batch norm "
+                        "and architecture. lightweight-openpose: the original's 3 steps: 1. from the backbone "
+                        "with 1 refinement stage, 2. again from step 1's weights, 3. from step 2's with 3 refinement "
+                        "stages (the original deploys its first); the original's batch size is 80")
+    p.add_argument("--step", type=positive_int, help="the --schedule step to run (default 1)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
     p.add_argument("--seed", type=int, default=0, help="data order and augmentation (default 0)")
@@ -60,13 +70,21 @@ def run(args) -> int:
     require("torch", "training")
     from ..data.augment import AugmentOptions
     from ..train import Trainer, TrainOptions
+    from ..train.schedules import schedule
 
     options = TrainOptions(args.train_annotations, args.train_images, args.output, model=args.model,
                            val_annotations=args.val_annotations, val_images=args.val_images, epochs=args.epochs,
                            batch_size=args.batch_size, repeats=args.repeats, optimizer=args.optimizer, lr=args.lr,
                            amp=args.amp, resume=args.resume, force=args.force, seed=args.seed, workers=args.workers,
                            device=args.device, batch_norm=args.batch_norm,
-                           augment=AugmentOptions(size=args.size, mosaic=args.mosaic))
+                           augment=AugmentOptions(size=args.size, mosaic=args.mosaic),
+                           architecture={"refinement_stages": args.refinement_stages} if args.refinement_stages else {})
+    if args.schedule:
+        if args.refinement_stages:
+            raise ValueError("--schedule sets the refinement stages of each step: not with --refinement-stages")
+        options = schedule(args.schedule).step_options(args.step or 1, options)
+    elif args.step:
+        raise ValueError("--step is a step of a --schedule")
     trainer = Trainer(options)
     print(f"{len(trainer.data)} images, {trainer.data.num_people} people ({trainer.heads[0].skeleton.name}, "
           f"{len(trainer.heads[0].skeleton)} keypoints); from {trainer.base.name}"

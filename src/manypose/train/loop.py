@@ -71,7 +71,8 @@ class Trainer:
         self.codec = codec_for(self.heads)
         self.contract = self.codec.training()
         self.contract.loss.to(self.device)
-        self.network = build_network(self.base.architecture, self.heads).to(self.device)
+        self.architecture = changed_architecture(self.base.architecture, options.architecture)
+        self.network = build_network(self.architecture, self.heads).to(self.device)
         self.initialised = load_matching_weights(self.network, self.base.weights)
         self.from_trained_weights = len(self.initialised) < len(self.network.state_dict()) // 2
         self.frozen_statistics = options.batch_norm == "frozen" or (options.batch_norm == "auto"
@@ -199,8 +200,8 @@ class Trainer:
     def _description(self) -> dict:
         """The base model's description with the trained keypoint set and where it came from."""
         kept = {k: v for k, v in self.base.description.items() if k not in ("format", "format_version", "weights")}
-        return {**kept, "name": self.output.name, "skeleton": self.heads[0].skeleton.to_dict(),
-                "heads": [head.to_dict() for head in self.heads],
+        return {**kept, "name": self.output.name, "architecture": self.architecture,
+                "skeleton": self.heads[0].skeleton.to_dict(), "heads": [head.to_dict() for head in self.heads],
                 "provenance": {"trained_from": self.base.name, "base_provenance": self.base.description.get("provenance"),
                                "epochs": self.epoch, "steps": self.step,
                                "training": options_dict(self.options), "loss_weights": self.contract.term_weights}}
@@ -216,6 +217,14 @@ class Trainer:
             write_overlay(path, draw_sample(self.augmented[index], self.data.skeleton))
             written.append(path)
         return written
+
+
+def changed_architecture(architecture: dict, changes: dict) -> dict:
+    """The architecture description with `changes`, which may only set keys it has."""
+    unknown = sorted(changes.keys() - architecture.keys())
+    if unknown:
+        raise ValueError(f"the {architecture.get('family')} architecture has no {', '.join(unknown)} to change")
+    return {**architecture, **changes}
 
 
 def _optimizer(name: str, network: torch.nn.Module, lr: float) -> torch.optim.Optimizer:

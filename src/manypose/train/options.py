@@ -43,6 +43,9 @@ class TrainOptions:
     # when starting from trained weights, updated from scratch
     batch_norm: str = "auto"
     augment: AugmentOptions = field(default_factory=AugmentOptions)
+    # changes to the model's architecture description (e.g. {"refinement_stages": 3}): the
+    # weights whose names and shapes still fit load, the others start initialised
+    architecture: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if min(self.epochs, self.batch_size, self.repeats) < 1 or self.workers < 0:
