@@ -22,6 +22,8 @@ from ..option_checks import check_number
 from .nms import box_scale, nms
 
 OVERWRITE_TOLERANCE = 50.0  # pixels (KAPAO's --overwrite-tol)
+# the decoder options (decoders.options) that set the fusion
+FUSION_OPTIONS = ("overwrite_tolerance", "overwrite_tolerance_fraction", "keypoint_objects")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,12 @@ class FusionOptions:
             check_number("tolerance_fraction", self.tolerance_fraction)
         for name in ("keypoint_threshold", "keypoint_iou", "pose_threshold"):
             check_number(name, getattr(self, name), 0, 1)
+
+
+def fusion_options(options) -> FusionOptions:
+    """The fusion a user's decoder options (decoders.options.DecoderOptions) ask for."""
+    tolerance = OVERWRITE_TOLERANCE if options.overwrite_tolerance is None else options.overwrite_tolerance
+    return FusionOptions(tolerance=tolerance, tolerance_fraction=options.overwrite_tolerance_fraction)
 
 
 def keypoint_objects(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, options: FusionOptions,

@@ -8,12 +8,13 @@ pixel steps). A test keeps the two in step.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..skeleton import Skeleton
 from .finite import sigmoid
+from .kapao_fusion import FusionOptions, KeypointObjects, fuse, keypoint_objects
 from .nms import nms
 
 MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first
@@ -45,6 +46,47 @@ class PoseObjectsDecoder:
         if keypoints.shape[2] == 2:  # models without visibility: every keypoint counts as seen
             keypoints = np.concatenate((keypoints, np.ones_like(keypoints[..., :1])), axis=2)
         return boxes[kept], scores[candidates][kept], keypoints
+
+
+@dataclass
+class KeypointObjectsPoseDecoder:
+    """For a head whose classes are the person then one per keypoint (KAPAO's keypoint objects on
+    a YOLO-pose head): people are the candidates whose best class is the person, decoded as
+    PoseObjectsDecoder does; the others are keypoint objects, NMS'd per class and fused into the
+    people (decoders.kapao_fusion), where they are more confident than the person's own keypoint.
+    Keeps a running count of the keypoints fused per class (`fused_counts`)."""
+
+    skeleton: Skeleton
+    score_threshold: float = 0.25
+    iou_threshold: float = 0.7
+    max_detections: int = 300
+    fusion: FusionOptions = FusionOptions()
+    use_keypoint_objects: bool = True
+    fused_counts: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.fused_counts = np.zeros(len(self.skeleton), np.int64)
+        self.people = PoseObjectsDecoder(self.skeleton, 1, self.score_threshold, self.iou_threshold,
+                                         self.max_detections)
+
+    def __call__(self, output: np.ndarray):
+        return self.with_keypoint_objects(output)[:3]
+
+    def with_keypoint_objects(self, output: np.ndarray):
+        num_keypoints = len(self.skeleton)
+        class_scores = output[4:5 + num_keypoints]
+        best = class_scores.argmax(axis=0)
+        person_rows = np.concatenate((output[:5], output[5 + num_keypoints:]))
+        boxes, scores, keypoints = self.people(np.where(best == 0, person_rows, 0))
+        objects = KeypointObjects.empty()
+        if self.use_keypoint_objects:
+            parts = np.flatnonzero(best > 0)
+            centres, sizes = output[0:2, parts].T, output[2:4, parts].T
+            part_boxes = np.concatenate((centres - sizes / 2, centres + sizes / 2), axis=1)
+            objects = keypoint_objects(part_boxes, class_scores[best[parts], parts], best[parts] - 1, self.fusion)
+        fused, counts = fuse(keypoints, objects, self.fusion, scores, boxes)
+        self.fused_counts += counts
+        return boxes, scores, fused, objects
 
 
 def decode_levels(levels, strides, num_classes: int, keypoint_shape, box_bins: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..decoders.kapao import KapaoDecoder, unviewed_candidates
-from ..decoders.kapao_fusion import OVERWRITE_TOLERANCE, FusionOptions
+from ..decoders.kapao_fusion import FUSION_OPTIONS, fusion_options
 from .base import Codec, HeadMeta, register
 
 # the anchors (width, height pixels, 3 per level) of KAPAO's *6 models (its models/yolov5*6.yaml)
@@ -48,18 +48,15 @@ class KapaoCodec(Codec):
 
     kinds = ("kapao",)
     merges_view_candidates = True
-    honoured_options = ("score_threshold", "iou_threshold", "max_detections", "overwrite_tolerance",
-                        "overwrite_tolerance_fraction", "keypoint_objects")
+    honoured_options = ("score_threshold", "iou_threshold", "max_detections") + FUSION_OPTIONS
 
     @property
     def head(self) -> KapaoHead:
         return self.heads[0]
 
     def _decoder(self, options):
-        tolerance = OVERWRITE_TOLERANCE if options.overwrite_tolerance is None else options.overwrite_tolerance
-        fusion = FusionOptions(tolerance=tolerance, tolerance_fraction=options.overwrite_tolerance_fraction)
         return KapaoDecoder(self.head.skeleton, options.score_threshold, options.iou_threshold,
-                            options.max_detections, fusion, options.keypoint_objects)
+                            options.max_detections, fusion_options(options), options.keypoint_objects)
 
 
     def merged_view_outputs(self, views, width: int) -> dict:

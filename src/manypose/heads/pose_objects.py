@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..decoders.yolo_pose import PoseObjectsDecoder, decode_levels
+from ..decoders.kapao_fusion import FUSION_OPTIONS, fusion_options
+from ..decoders.yolo_pose import KeypointObjectsPoseDecoder, PoseObjectsDecoder, decode_levels
 from .base import Codec, HeadMeta, register
 from .training import LossTerm, TrainingContract
 
@@ -23,11 +24,18 @@ class PoseObjectsHead(HeadMeta):
     keypoint_dims: int = 3
     strides: tuple[int, ...] = (8, 16, 32)
     box_bins: int = 16
+    # KAPAO's keypoint objects: classes 1..K are single keypoints, boxes of this fraction of the
+    # input's long side around them in training (its kp_bbox), fused into the people when decoded
+    keypoint_objects: bool = False
+    keypoint_object_size: float = 0.05
     kind = "pose_objects"
 
     def __post_init__(self):
         if self.keypoint_dims not in (2, 3):
             raise ValueError(f"pose_objects head: keypoint_dims must be 2 or 3, not {self.keypoint_dims}")
+        if self.keypoint_objects and self.num_classes != 1 + len(self.skeleton):
+            raise ValueError(f"pose_objects head with keypoint objects: {1 + len(self.skeleton)} classes (the person, "
+                             f"then one per keypoint), not {self.num_classes}")
 
     @property
     def keypoint_shape(self) -> tuple[int, int]:
@@ -43,16 +51,24 @@ class PoseObjectsCodec(Codec):
     """Decodes the network's decoded candidates (4 + classes + K*D, anchors) by score and NMS."""
 
     kinds = ("pose_objects",)
-    honoured_options = ("score_threshold", "iou_threshold", "max_detections")
+
+    @property
+    def honoured_options(self) -> tuple[str, ...]:
+        fusion = FUSION_OPTIONS if self.head.keypoint_objects else ()
+        return ("score_threshold", "iou_threshold", "max_detections") + fusion
 
     @property
     def head(self) -> PoseObjectsHead:
         return self.heads[0]
 
     def _decoder(self, options):
+        name = self.head.output_names[0]
+        if self.head.keypoint_objects:
+            return NamedOutput(name, KeypointObjectsPoseDecoder(
+                self.head.skeleton, options.score_threshold, options.iou_threshold, options.max_detections,
+                fusion_options(options), options.keypoint_objects))
         decode = PoseObjectsDecoder(self.head.skeleton, self.head.num_classes, options.score_threshold,
                                     options.iou_threshold, options.max_detections)
-        name = self.head.output_names[0]
         return lambda outputs: decode(outputs[name])
 
     def training(self):
@@ -81,6 +97,21 @@ class PoseObjectsCodec(Codec):
         head = self.head
         decoded = decode_levels(values, head.strides, head.num_classes, head.keypoint_shape, head.box_bins)
         return {head.output_names[0]: decoded}
+
+
+class NamedOutput:
+    """A decoder of one output array, called with the outputs by name; passes on the keypoint
+    objects of those that find them."""
+
+    def __init__(self, name: str, decode):
+        self.name, self.decode = name, decode
+        self.fused_counts = decode.fused_counts
+
+    def __call__(self, outputs: dict):
+        return self.decode(outputs[self.name])
+
+    def with_keypoint_objects(self, outputs: dict):
+        return self.decode.with_keypoint_objects(outputs[self.name])
 
 
 register(PoseObjectsHead, PoseObjectsCodec)

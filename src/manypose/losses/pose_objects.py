@@ -8,6 +8,8 @@ Five terms, on the anchors the task-aligned assigner puts in the foreground unle
 - pose: 1 - exp(-OKS error) per labelled keypoint, the error scaled by the assigned box's
   area and the keypoint's sigma, so it weighs pixels as COCO's evaluation does;
 - kobj: binary cross-entropy of the keypoint visibility logit against "labelled".
+A head with KAPAO's keypoint objects also learns each labelled keypoint as an object of its own
+class (`keypoint_object_targets`), by the same terms.
 Box, dfl and cls are normalized by the sum of target scores, pose and kobj are means. Each is
 multiplied by its gain; the total is their sum times the batch size (the gradient scale the
 published training hyperparameters were tuned for).
@@ -15,6 +17,7 @@ published training hyperparameters were tuned for).
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass
+from functools import partial
 from typing import NamedTuple, Sequence, Union
 
 import torch
@@ -57,6 +60,21 @@ def pose_targets(sample, size: int) -> PoseTargets:
     return PoseTargets(torch.from_numpy(sample.boxes), torch.from_numpy(sample.keypoints))
 
 
+def keypoint_object_targets(sample, size: int, object_size: float) -> PoseTargets:
+    """One sample's people (class 0) and, as KAPAO trains, each labelled keypoint as an object of
+    its own (class 1 + its index): a square of `object_size` times the input side around it,
+    with no keypoints of its own."""
+    people = torch.from_numpy(sample.boxes).reshape(-1, 4)
+    keypoints = torch.from_numpy(sample.keypoints)
+    person, keypoint = torch.nonzero(keypoints[..., 2] > 0, as_tuple=True)
+    centres = keypoints[person, keypoint, :2]
+    half = object_size * size / 2
+    parts = torch.cat((centres - half, centres + half), 1)
+    classes = torch.cat((torch.zeros(len(people), dtype=torch.long), keypoint + 1))
+    no_keypoints = torch.zeros(len(parts), *keypoints.shape[1:])
+    return PoseTargets(torch.cat((people, parts)), torch.cat((keypoints, no_keypoints)), classes)
+
+
 class PoseObjectsLoss(nn.Module):
     """Loss of a YOLO-pose head; `forward(raw_levels, targets)` -> (total, items) in `names`
     order; `targets(sample, size)` makes one image's targets."""
@@ -83,7 +101,10 @@ class PoseObjectsLoss(nn.Module):
     def for_head(cls, head, gains: PoseLossGains = PoseLossGains(),
                  top_k: int = 10) -> "PoseObjectsLoss":
         """The loss of a network with this head (a heads.PoseObjectsHead)."""
-        return cls(head.skeleton, head.num_classes, head.strides, head.box_bins, head.keypoint_dims, gains, top_k)
+        loss = cls(head.skeleton, head.num_classes, head.strides, head.box_bins, head.keypoint_dims, gains, top_k)
+        if head.keypoint_objects:
+            loss.targets = partial(keypoint_object_targets, object_size=head.keypoint_object_size)
+        return loss
 
     @property
     def level_channels(self) -> int:
