@@ -52,7 +52,8 @@ def test_where_people_overlap_the_shorter_guiding_offset_wins():
 def test_a_limb_needs_both_keypoints_labelled_and_ignored_regions_leave_the_heatmap_mask():
     targets = encoder()(np.array([[[30.0, 30.0, 2], [0.0, 0.0, 0]]]), 16, 16, ignored_boxes=[(0, 0, 16, 8)])
     assert not targets.guiding_mask.any()
-    assert not targets.heatmap_mask[:2, :4].any() and targets.heatmap_mask[2:].all() and targets.heatmap_mask[:, 4:].all()
+    # the box's cells and one more on its right and bottom (cifcaf's ignored_cells)
+    assert not targets.heatmap_mask[:3, :5].any() and targets.heatmap_mask[3:].all() and targets.heatmap_mask[:, 5:].all()
 
 
 def test_keypoints_off_the_grid_claim_only_the_cells_inside():

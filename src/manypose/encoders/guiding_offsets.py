@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cifcaf import ignored_cells
+
 GAUSSIAN_REACH = 3.0  # sigmas: beyond, the heatmap is 0
 
 
@@ -67,10 +69,7 @@ class GuidingOffsetEncoder:
         return heatmaps
 
     def _heatmap_mask(self, boxes, height, width) -> np.ndarray:
-        mask = np.ones((height, width), bool)
-        for x1, y1, x2, y2 in np.asarray(boxes, np.float32).reshape(-1, 4) / self.head.stride:
-            mask[max(0, math.floor(y1)):max(0, math.ceil(y2)), max(0, math.floor(x1)):max(0, math.ceil(x2))] = False
-        return mask
+        return ~ignored_cells(np.asarray(boxes, np.float64).reshape(-1, 4) / self.head.stride, 0.0, height, width)
 
     def _refinement(self, cells, labelled, height, width):
         count = cells.shape[1]

@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..encoders.cifcaf import ignored_boxes
 from ..encoders.guiding_offsets import GuidingOffsetEncoder, GuidingOffsetTargets
 
 FOREGROUND = 0.01   # the seed's tau: heatmap targets from which a cell is foreground
@@ -33,9 +34,8 @@ class GuidingOffsetTargetMaker:
 
     def __call__(self, sample, size: int) -> GuidingOffsetTargets:
         cells = size // self.encoder.head.stride
-        unlabelled = sample.boxes[~(sample.keypoints[..., 2] > 0).any(axis=1)] if len(sample.boxes) else sample.boxes
-        ignored = list(sample.crowd_boxes) + list(unlabelled)
-        return self.encoder(sample.keypoints, cells, cells, ignored)
+        return self.encoder(sample.keypoints, cells, cells, ignored_boxes(sample.keypoints, sample.boxes,
+                                                                          sample.crowd_boxes))
 
 
 def focal_l2(predicted: Tensor, target: Tensor) -> Tensor:
