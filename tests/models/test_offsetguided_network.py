@@ -86,3 +86,18 @@ def test_int8_keeps_the_three_output_convolutions_in_float(saved_model):
     pattern = codec_for(modelfile.read_model_folder(saved_model).heads).float_layers()
     kept = [node.name for node in onnx.load(str(path)).graph.node if pattern.match(node.name)]
     assert sorted(kept) == ["/head/guiding/Conv", "/head/heatmaps/Conv", "/head/refinement/Conv"]
+
+
+def test_the_hourglass_backbone_takes_inputs_in_multiples_of_its_depths_stride():
+    model = untrained_model("offsetguided-hourglass")
+    assert model.input_spec.stride == 4 * 2 ** model.architecture["backbone"]["depth"]
+    small = {**model.architecture, "backbone": {"kind": "hourglass", "depth": 2, "channels": 8}, "neck_channels": 8}
+    network = build_network(small, model.heads).eval()
+    with torch.no_grad():
+        assert network(torch.randn(1, 3, 48, 80)).shape == (1, 89, 12, 20)  # multiples of 16
+
+
+def test_an_unknown_backbone_is_refused_with_the_known_ones():
+    model = untrained_model("offsetguided-resnet26")
+    with pytest.raises(ValueError, match="unknown backbone 'vgg'; known: resnet, hourglass"):
+        build_network({**model.architecture, "backbone": {"kind": "vgg"}}, model.heads)

@@ -38,13 +38,14 @@ def _offsetguided(name: str) -> dict:
     from ..convert.openpifpaf import IMAGENET_MEAN, IMAGENET_STD, PAD_GREY
     from ..data.transforms import InputSpec
     from ..heads.guiding_offsets import GuidingOffsetsHead
-    from ..models.offsetguided import architecture
+    from ..models.offsetguided import architecture, input_stride
     from ..skeleton import COCO17
 
-    spec = InputSpec(size=640, stride=32, channels="RGB", scale=tuple(1 / (255 * s) for s in IMAGENET_STD),
-                     pixel_mean=tuple(255 * m for m in IMAGENET_MEAN),
+    arch = architecture(name)
+    spec = InputSpec(size=640, stride=input_stride(arch["backbone"]), channels="RGB",
+                     scale=tuple(1 / (255 * s) for s in IMAGENET_STD), pixel_mean=tuple(255 * m for m in IMAGENET_MEAN),
                      pad_value=PAD_GREY)
-    return description(name, architecture(name), (GuidingOffsetsHead(COCO17),), spec)
+    return description(name, arch, (GuidingOffsetsHead(COCO17),), spec)
 
 
 def _lightweight_openpose(name: str) -> dict:
@@ -63,7 +64,7 @@ UNTRAINED: dict[str, Architecture] = {
     **{name: Architecture(f"OpenPifPaf {name} architecture, untrained (train it from scratch)", _pifpaf)
        for name in ("shufflenetv2k16", "shufflenetv2k30", "resnet50")},
     **{name: Architecture(f"SimplePose V2 (OffsetGuided) on a {name.split('-')[1]} backbone, untrained", _offsetguided)
-       for name in ("offsetguided-resnet50", "offsetguided-resnet26")},
+       for name in ("offsetguided-resnet50", "offsetguided-resnet26", "offsetguided-hourglass")},
     "lightweight-openpose": Architecture("Lightweight OpenPose (MobileNetV1, one refinement stage), untrained "
                                          "(train it from scratch)", _lightweight_openpose)}
 
