@@ -83,6 +83,20 @@ def with_unlabelled_imputed(keypoints: np.ndarray, visibility: int = 1) -> np.nd
     return imputed
 
 
+def annotated_people(coco):
+    """(image id, image info, people's keypoints (N, 17, 3) float64) of each image with people."""
+    for image_id in sorted(coco.getImgIds()):
+        people = coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=False))
+        if people:
+            keypoints = np.array([person["keypoints"] for person in people], np.float64).reshape(-1, 17, 3)
+            yield image_id, coco.imgs[image_id], keypoints
+
+
+def coco_results(image_id, decoded: np.ndarray, scores: np.ndarray) -> list[dict]:
+    return [{"image_id": image_id, "category_id": 1, "keypoints": pose.reshape(-1).tolist(), "score": float(score)}
+            for pose, score in zip(decoded, scores)]
+
+
 def cifcaf_geometry(width: int, height: int, input_size: int, stride: int) -> tuple[float, int, int]:
     """Scale from image to input pixels (the long side spans input_size - 1) and the grid's rows,
     cols (cell i at input pixel stride i, the last at or beyond the image's far edge)."""
@@ -96,20 +110,14 @@ def cifcaf_round_trip(coco, input_size: int, impute: bool, dense: bool = False) 
     encoder = CifCafEncoder(*heads)
     decoder = CifCafDecoder(*heads, DecoderOptions(score_threshold=0.0))
     results = []
-    for image_id in sorted(coco.getImgIds()):
-        info = coco.imgs[image_id]
-        people = coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=False))
-        if not people:
-            continue
+    for image_id, info, keypoints in annotated_people(coco):
         scale, rows, cols = cifcaf_geometry(info["width"], info["height"], input_size, heads[0].stride)
-        keypoints = np.array([person["keypoints"] for person in people], np.float64).reshape(-1, 17, 3)
         keypoints[..., :2] *= scale
         if impute:
             keypoints = with_unlabelled_imputed(keypoints, visibility=2)
         _, scores, decoded = decoder(encoder(keypoints, rows, cols).as_outputs())
         decoded[..., :2] /= scale
-        results += [{"image_id": image_id, "category_id": 1, "keypoints": pose.reshape(-1).tolist(),
-                     "score": float(score)} for pose, score in zip(decoded, scores)]
+        results += coco_results(image_id, decoded, scores)
     return results
 
 
@@ -119,22 +127,16 @@ def displacements_round_trip(coco, input_size: int, impute: bool) -> list[dict]:
     decoder = DisplacementDecoder(POSENET_TREE, POSENET_STRIDE, score_threshold=0.5, nms_radius=20.0, max_poses=100)
     grid = (input_size - 1) // POSENET_STRIDE + 1
     results = []
-    for image_id in sorted(coco.getImgIds()):
-        info = coco.imgs[image_id]
-        people = coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=False))
-        if not people:
-            continue
+    for image_id, info, keypoints in annotated_people(coco):
         pad_y, pad_x = posenet_padding(info["width"], info["height"])
         shift = np.array([pad_x, pad_y], np.float64)
         scale = input_size / np.array([info["width"] + 2 * pad_x, info["height"] + 2 * pad_y], np.float64)
-        keypoints = np.array([person["keypoints"] for person in people], np.float64).reshape(-1, 17, 3)
         keypoints[..., :2] = (keypoints[..., :2] + shift) * scale
         targets = encoder(with_unlabelled_imputed(keypoints) if impute else keypoints, grid, grid)
         targets["heatmaps"] = np.where(targets["heatmaps"] > 0, HEATMAP_LOGIT, -HEATMAP_LOGIT)
         _, scores, decoded = decoder(targets)
         decoded[..., :2] = decoded[..., :2] / scale - shift
-        results += [{"image_id": image_id, "category_id": 1, "keypoints": pose.reshape(-1).tolist(),
-                     "score": float(score)} for pose, score in zip(decoded, scores)]
+        results += coco_results(image_id, decoded, scores)
     return results
 
 
@@ -144,21 +146,15 @@ def offsets_round_trip(coco, input_size: int, impute: bool) -> list[dict]:
     encoder = GuidingOffsetEncoder(head)
     decoder = GuidingOffsetDecoder(head.limbs, len(COCO17), head.stride, min_person_score=0.0)
     results = []
-    for image_id in sorted(coco.getImgIds()):
-        info = coco.imgs[image_id]
-        people = coco.loadAnns(coco.getAnnIds(imgIds=image_id, iscrowd=False))
-        if not people:
-            continue
+    for image_id, info, keypoints in annotated_people(coco):
         scale = input_size / max(info["width"], info["height"])
         rows, cols = (math.ceil(side * scale / head.stride) for side in (info["height"], info["width"]))
-        keypoints = np.array([person["keypoints"] for person in people], np.float64).reshape(-1, 17, 3)
         keypoints[..., :2] = (keypoints[..., :2] + 0.5) * scale  # COCO's integer pixels: their centres
         if impute:
             keypoints = with_unlabelled_imputed(keypoints)
         _, scores, decoded = decoder(encoder(keypoints, rows, cols).as_outputs())
         decoded[..., :2] = decoded[..., :2] / scale - 0.5
-        results += [{"image_id": image_id, "category_id": 1, "keypoints": pose.reshape(-1).tolist(),
-                     "score": float(score)} for pose, score in zip(decoded, scores)]
+        results += coco_results(image_id, decoded, scores)
     return results
 
 
