@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from manypose.decoders import DecoderOptions
 from manypose.decoders.finite import OUTPUT_BOUND, bounded, finite_people
-from manypose.heads import (CentersHead, DisplacementsHead, PafHead, PoseObjectsHead, codec_for)
+from manypose.heads import (CentersHead, DisplacementsHead, GuidingOffsetsHead, PafHead, PoseObjectsHead,
+                            codec_for)
 from manypose.heads.composite_fields import coco17_heads
 from manypose.skeleton import COCO17, OPENPOSE18
 
@@ -28,6 +29,8 @@ def channels_of(head) -> dict:
         keypoints, edges = len(head.skeleton), len(head.tree)
         return {"heatmaps": (keypoints,), "offsets": (2 * keypoints,),
                 "displacements_forward": (2 * edges,), "displacements_backward": (2 * edges,)}
+    if kind == "guiding_offsets":
+        return {"offset_fields": (head.channels,)}
     if kind == "centers":
         keypoints = len(head.skeleton)
         sizes = {"centers": 1, "keypoint_heatmaps": keypoints, "keypoint_regression": 2 * keypoints,
@@ -43,6 +46,7 @@ HEADS = {
     "paf": (PafHead(OPENPOSE18),),
     "displacements": (DisplacementsHead(COCO17),),
     "centers": (CentersHead(COCO17),),
+    "guiding_offsets": (GuidingOffsetsHead(COCO17),),
 }
 SPECIAL = st.sampled_from((np.nan, np.inf, -np.inf, 3e38, -3e38, 1e9, -1e9, 0.0))
 
