@@ -48,6 +48,7 @@ class KapaoCodec(Codec):
 
     kinds = ("kapao",)
     merges_view_candidates = True
+    needs_float32 = True  # it decodes pixel coordinates in the graph: bfloat16 would put them on steps
     honoured_options = ("score_threshold", "iou_threshold", "max_detections") + FUSION_OPTIONS
 
     @property

@@ -49,11 +49,13 @@ def install_client() -> Path:
 
 def client_model(estimator) -> Optional[dict]:
     """The float ONNX file and the settings the page's decoder needs, for the models it can
-    decode (poses as objects, letterboxed input, on an ONNX backend); None for the others."""
+    decode (poses as objects without keypoint objects, letterboxed input, on an ONNX backend);
+    None for the others."""
     onnx = getattr(estimator.backend, "onnx_path", None)
     spec = estimator.input_spec
     letterboxed = spec.resize == "letterbox" and spec.anchor == "center" and not spec.corner_aligned
-    if not isinstance(estimator.codec, PoseObjectsCodec) or onnx is None or estimator.int8 or not letterboxed:
+    if not isinstance(estimator.codec, PoseObjectsCodec) or estimator.codec.head.keypoint_objects \
+            or onnx is None or estimator.int8 or not letterboxed:
         return None
     options = estimator.config.decoder
     settings = {"onnx": "/client/model.onnx", "size": spec.size, "stride": spec.stride, "pad": spec.pad_value,
