@@ -30,10 +30,10 @@ def test_kapao_fused_poses_equal_the_originals_on_the_image():
 def test_kapao_decoder_counts_fused_keypoints_and_gives_unfused_ones_the_person_score():
     decode = decoder()
     output = outputs()["output"][0]
-    boxes, scores, keypoints = decode({"kapao": output})
+    boxes, scores, keypoints = decode(output)
     _, _, plain, _ = decode.objects(output)
     replaced = np.any(keypoints[..., :2] != plain[..., :2], axis=2)
     assert decode.fused_counts.sum() == replaced.sum() > 0
     np.testing.assert_array_equal(keypoints[~replaced][:, 2], np.broadcast_to(scores[:, None], replaced.shape)[~replaced])
-    decode({"kapao": output})
+    decode(output)
     assert decode.fused_counts.sum() == 2 * replaced.sum()

@@ -13,45 +13,17 @@ original image, the same where the image is not resized; `tolerance_fraction` ne
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..skeleton import Skeleton
-from .kapao_fusion import FusionOptions, KeypointObjects, fuse, keypoint_objects
+from .kapao_fusion import FusingDecoder, KeypointObjects, keypoint_objects
 from .nms import nms
 
 MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first (KAPAO's max_nms)
 
 
-@dataclass
-class KapaoDecoder:
-    """(anchors, 5 + 1 + K + 2K) candidates of one image -> boxes, scores, fused keypoints; keeps a
-    running count of the keypoints fused per class (`fused_counts`, KAPAO's --count-fused)."""
-
-    skeleton: Skeleton
-    score_threshold: float = 0.25
-    iou_threshold: float = 0.7
-    max_detections: int = 300
-    fusion: FusionOptions = FusionOptions()
-    use_keypoint_objects: bool = True
-    fused_counts: np.ndarray = field(init=False)
-
-    def __post_init__(self):
-        self.fused_counts = np.zeros(len(self.skeleton), np.int64)
-
-    def __call__(self, outputs: dict) -> tuple:
-        return self.with_keypoint_objects(outputs)[:3]
-
-    def with_keypoint_objects(self, outputs: dict) -> tuple:
-        """Boxes, scores, fused keypoints and the keypoint objects (for drawing)."""
-        (output,) = outputs.values()
-        boxes, scores, keypoints, objects = self.objects(output)
-        fused, counts = fuse(keypoints, objects, self.fusion, scores, boxes)
-        self.fused_counts += counts
-        unfused = fused[..., 2] == 0
-        fused[..., 2] = np.where(unfused, scores[:, None], fused[..., 2])
-        return boxes, scores, fused, objects
+class KapaoDecoder(FusingDecoder):
+    """(anchors, 5 + 1 + K + 2K) candidates of one image -> boxes, scores, fused keypoints."""
 
     def objects(self, output: np.ndarray):
         """Pose objects (boxes xyxy, scores, keypoints (N, K, 3) at confidence 0) and keypoint
@@ -69,6 +41,11 @@ class KapaoDecoder:
             parts = classes_kp > 0
             objects = keypoint_objects(boxes_kp[parts], scores_kp[parts], classes_kp[parts] - 1, self.fusion)
         return boxes[people][kept], scores[people][kept], keypoints, objects
+
+    def finished(self, fused: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Keypoints no keypoint object replaced get the person's score (pose objects have none)."""
+        fused[..., 2] = np.where(fused[..., 2] == 0, scores[:, None], fused[..., 2])
+        return fused
 
 
 def best_class_candidates(output: np.ndarray, num_keypoints: int, threshold: float):

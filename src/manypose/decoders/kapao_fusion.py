@@ -13,12 +13,13 @@ IoU 0.25, poses scored above 0.3 take part, tolerance 50 pixels. Its image demo 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
 from ..option_checks import check_number
+from ..skeleton import Skeleton
 from .nms import box_scale, nms
 
 OVERWRITE_TOLERANCE = 50.0  # pixels (KAPAO's --overwrite-tol)
@@ -137,3 +138,52 @@ def _tolerances(options: FusionOptions, person_boxes, people) -> np.ndarray:
     if person_boxes is None:
         raise ValueError("a tolerance as a fraction of the person box needs the person boxes")
     return np.array([options.tolerance_fraction * box_scale(np.asarray(person_boxes[p], np.float64)) for p in people])
+
+
+@dataclass
+class FusingDecoder:
+    """Base of the decoders that find pose objects and keypoint objects in one image's output
+    array and fuse them (subclasses implement `objects`); keeps a running count of the keypoints
+    fused per class (`fused_counts`, KAPAO's --count-fused)."""
+
+    skeleton: Skeleton
+    score_threshold: float = 0.25
+    iou_threshold: float = 0.7
+    max_detections: int = 300
+    fusion: FusionOptions = FusionOptions()
+    use_keypoint_objects: bool = True
+    fused_counts: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.fused_counts = np.zeros(len(self.skeleton), np.int64)
+
+    def __call__(self, output: np.ndarray):
+        return self.with_keypoint_objects(output)[:3]
+
+    def with_keypoint_objects(self, output: np.ndarray):
+        """Boxes, scores, fused keypoints and the keypoint objects (for drawing)."""
+        boxes, scores, keypoints, objects = self.objects(output)
+        fused, counts = fuse(keypoints, objects, self.fusion, scores, boxes)
+        self.fused_counts += counts
+        return boxes, scores, self.finished(fused, scores), objects
+
+    def objects(self, output: np.ndarray):
+        """Pose objects (boxes xyxy, scores, keypoints (N, K, 3)) and keypoint objects."""
+        raise NotImplementedError
+
+    def finished(self, fused: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        return fused
+
+
+class NamedOutput:
+    """A decoder of one output array, called as codecs' decoders are, with the outputs by name."""
+
+    def __init__(self, name: str, decode: FusingDecoder):
+        self.name, self.decode = name, decode
+        self.fused_counts = decode.fused_counts
+
+    def __call__(self, outputs: dict):
+        return self.decode(outputs[self.name])
+
+    def with_keypoint_objects(self, outputs: dict):
+        return self.decode.with_keypoint_objects(outputs[self.name])

@@ -8,13 +8,13 @@ pixel steps). A test keeps the two in step.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..skeleton import Skeleton
 from .finite import sigmoid
-from .kapao_fusion import FusionOptions, KeypointObjects, fuse, keypoint_objects
+from .kapao_fusion import FusingDecoder, KeypointObjects, keypoint_objects
 from .nms import nms
 
 MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first
@@ -48,31 +48,18 @@ class PoseObjectsDecoder:
         return boxes[kept], scores[candidates][kept], keypoints
 
 
-@dataclass
-class KeypointObjectsPoseDecoder:
+class KeypointObjectsPoseDecoder(FusingDecoder):
     """For a head whose classes are the person then one per keypoint (KAPAO's keypoint objects on
     a YOLO-pose head): people are the candidates whose best class is the person, decoded as
     PoseObjectsDecoder does; the others are keypoint objects, NMS'd per class and fused into the
-    people (decoders.kapao_fusion), where they are more confident than the person's own keypoint.
-    Keeps a running count of the keypoints fused per class (`fused_counts`)."""
-
-    skeleton: Skeleton
-    score_threshold: float = 0.25
-    iou_threshold: float = 0.7
-    max_detections: int = 300
-    fusion: FusionOptions = FusionOptions()
-    use_keypoint_objects: bool = True
-    fused_counts: np.ndarray = field(init=False)
+    people (decoders.kapao_fusion), where they are more confident than the person's own keypoint."""
 
     def __post_init__(self):
-        self.fused_counts = np.zeros(len(self.skeleton), np.int64)
+        super().__post_init__()
         self.people = PoseObjectsDecoder(self.skeleton, 1, self.score_threshold, self.iou_threshold,
                                          self.max_detections)
 
-    def __call__(self, output: np.ndarray):
-        return self.with_keypoint_objects(output)[:3]
-
-    def with_keypoint_objects(self, output: np.ndarray):
+    def objects(self, output: np.ndarray):
         num_keypoints = len(self.skeleton)
         class_scores = output[4:5 + num_keypoints]
         best = class_scores.argmax(axis=0)
@@ -84,9 +71,7 @@ class KeypointObjectsPoseDecoder:
             centres, sizes = output[0:2, parts].T, output[2:4, parts].T
             part_boxes = np.concatenate((centres - sizes / 2, centres + sizes / 2), axis=1)
             objects = keypoint_objects(part_boxes, class_scores[best[parts], parts], best[parts] - 1, self.fusion)
-        fused, counts = fuse(keypoints, objects, self.fusion, scores, boxes)
-        self.fused_counts += counts
-        return boxes, scores, fused, objects
+        return boxes, scores, keypoints, objects
 
 
 def decode_levels(levels, strides, num_classes: int, keypoint_shape, box_bins: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..decoders.kapao import KapaoDecoder, unviewed_candidates
-from ..decoders.kapao_fusion import FUSION_OPTIONS, fusion_options
+from ..decoders.kapao_fusion import FUSION_OPTIONS, NamedOutput, fusion_options
 from .base import Codec, HeadMeta, register
 
 # the anchors (width, height pixels, 3 per level) of KAPAO's *6 models (its models/yolov5*6.yaml)
@@ -56,8 +56,9 @@ class KapaoCodec(Codec):
         return self.heads[0]
 
     def _decoder(self, options):
-        return KapaoDecoder(self.head.skeleton, options.score_threshold, options.iou_threshold,
-                            options.max_detections, fusion_options(options), options.keypoint_objects)
+        return NamedOutput(self.head.output_names[0], KapaoDecoder(
+            self.head.skeleton, options.score_threshold, options.iou_threshold, options.max_detections,
+            fusion_options(options), options.keypoint_objects))
 
 
     def merged_view_outputs(self, views, width: int) -> dict:

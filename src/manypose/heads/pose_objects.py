@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..decoders.kapao_fusion import FUSION_OPTIONS, fusion_options
+from ..decoders.kapao_fusion import FUSION_OPTIONS, NamedOutput, fusion_options
 from ..decoders.yolo_pose import KeypointObjectsPoseDecoder, PoseObjectsDecoder, decode_levels
 from .base import Codec, HeadMeta, register
 from .training import LossTerm, TrainingContract
@@ -97,21 +97,6 @@ class PoseObjectsCodec(Codec):
         head = self.head
         decoded = decode_levels(values, head.strides, head.num_classes, head.keypoint_shape, head.box_bins)
         return {head.output_names[0]: decoded}
-
-
-class NamedOutput:
-    """A decoder of one output array, called with the outputs by name; passes on the keypoint
-    objects of those that find them."""
-
-    def __init__(self, name: str, decode):
-        self.name, self.decode = name, decode
-        self.fused_counts = decode.fused_counts
-
-    def __call__(self, outputs: dict):
-        return self.decode(outputs[self.name])
-
-    def with_keypoint_objects(self, outputs: dict):
-        return self.decode.with_keypoint_objects(outputs[self.name])
 
 
 register(PoseObjectsHead, PoseObjectsCodec)
