@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 from common import TRAIN_IMAGES, benchmark_parser
-from train_tiny import IMAGES, eight_images, training_ap
+from train_tiny import IMAGES, first_images, training_ap
 
 from manypose import modelfile
 from manypose.data.augment import AugmentOptions
@@ -82,7 +82,7 @@ def main() -> None:
                                                                 "folder's weights are untrained)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="manypose-pifpaf-tiny-"))
-    annotations = eight_images(folder)
+    annotations = first_images(folder)
     model = tiny_model(folder, args.size, args.widths, args.repeats)
     before = {complete: training_ap(model, annotations, complete) for complete in (None, True)}
     light = AugmentOptions(size=args.size, scale=tuple(args.zoom), translate=args.translate, flip=0.0, hsv=(0.0, 0.0, 0.0))
