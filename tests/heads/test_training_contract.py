@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from manypose.data.coco import Sample
-from manypose.heads import (CentersHead, DisplacementsHead, LossTerm, PafHead, PoseObjectsHead, TrainingContract,
+from manypose.heads import (CentersHead, DisplacementsHead, LossTerm, PoseObjectsHead, TrainingContract,
                             codec_for)
 from manypose.heads.composite_fields import coco17_heads
 from manypose.losses import PoseLossGains
 from manypose.losses.composite_fields import CompositeFieldsLoss
-from manypose.skeleton import COCO17, OPENPOSE18
+from manypose.skeleton import COCO17
 
 
 def one_person(size: int = 161) -> Sample:
@@ -44,7 +44,7 @@ def test_composite_fields_weigh_every_term_alike_and_rank_by_all():
     assert targets.cif.confidence.shape == (17, 21, 21)
 
 
-@pytest.mark.parametrize("head", [PafHead(OPENPOSE18), DisplacementsHead(COCO17), CentersHead(COCO17)],
+@pytest.mark.parametrize("head", [DisplacementsHead(COCO17), CentersHead(COCO17)],
                          ids=lambda head: head.kind)
 def test_kinds_without_a_loss_refuse_to_train_naming_the_kind(head):
     with pytest.raises(NotImplementedError, match=f"training {head.kind} heads is not supported yet"):
