@@ -1,7 +1,8 @@
 """A tiny network trained from scratch on a few coco-mini train2017 images learns them: the
 training loop, the loss and the targets working together, on a CPU in minutes.
 
-    python benchmarks/train_tiny.py [--model yolo-pose|lightweight-openpose] [--steps N] [--lr LR] [--size PX]
+    python benchmarks/train_tiny.py [--model yolo-pose|lightweight-openpose|offsetguided] [--steps N] [--lr LR]
+        [--size PX]
 
 --model picks the tiny network (TINY_MODELS), which brings its own number of images, steps,
 input size and learning rate (the options override them):
@@ -9,6 +10,8 @@ input size and learning rate (the options override them):
 - lightweight-openpose: its MobileNetV1 at a quarter width, a 32-channel CPM and stages, one
   refinement stage, 4 images, 192 px, letterboxed square at inference as in training, its
   batch norms learning their statistics;
+- offsetguided: SimplePose V2's network with a narrow one-block-a-stage ResNet, 4 images,
+  256 px, 400 steps, its batch norms learning their statistics.
 Prints the COCO AP on those images before (random weights) and after training, then one JSON
 line last: "AP" (after), "seconds" (training), "loss_start" and "loss_end" (the training loss
 of all the images as one batch before and after training). No augmentation, so that the
@@ -82,6 +85,17 @@ def tiny_lightweight_openpose(folder: Path, size: int) -> Path:
                                       "input": {**base["input"], "size": size, "square": True}})
 
 
+def tiny_offsetguided(folder: Path, size: int) -> Path:
+    """SimplePose V2 (OffsetGuided), narrow: a ResNet of one bottleneck a stage at an eighth of
+    ResNet-26's width, 48 channels at stride 4; its input letterboxed square, as in training."""
+    base = untrained_model("offsetguided-resnet26").description
+    backbone = {**base["architecture"]["backbone"], "stem_channels": 16, "stage_widths": [8, 16, 32, 64],
+                "stage_repeats": [1, 1, 1, 1]}
+    arch = {**base["architecture"], "backbone": backbone, "neck_channels": 48}
+    return saved_initialised(folder, {**base, "name": "offsetguided-tiny", "architecture": arch,
+                                      "input": {**base["input"], "size": size, "square": True}})
+
+
 @dataclass(frozen=True)
 class TinyModel:
     build: Callable[[Path, int], Path]  # (folder, input size) -> an initialised model folder
@@ -98,6 +112,7 @@ TINY_MODELS = {
     "yolo-pose": TinyModel(tiny_yolo_pose, images=IMAGES, steps=600, size=320, lr=2e-3),
     "lightweight-openpose": TinyModel(tiny_lightweight_openpose, images=4, steps=400, size=192, lr=1e-3,
                                       batch_norm="updated"),
+    "offsetguided": TinyModel(tiny_offsetguided, images=4, steps=400, size=256, lr=3e-3, batch_norm="updated"),
 }
 
 
