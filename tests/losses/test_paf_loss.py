@@ -1,6 +1,8 @@
 """Lightweight OpenPose's loss: half the squared error of every stage's heatmaps and fields,
 masked, summed and divided by the batch size, against values worked out by hand; its targets
 mask crowds and unlabelled people."""
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -76,3 +78,10 @@ def test_targets_mask_crowds_and_people_without_a_labelled_keypoint_and_learn_th
 def test_a_sample_without_crowds_or_unlabelled_people_is_learnt_everywhere():
     targets = PafLoss(ENCODER).targets(sample([[[10, 10, 2], [30, 12, 2]]], [[5, 5, 35, 20]]), 64)
     assert targets.mask.shape == (8, 8) and targets.mask.all()
+
+
+def test_the_target_maker_pickles_for_the_data_loading_workers():
+    maker = PafLoss(ENCODER).targets
+    copied = pickle.loads(pickle.dumps(maker))
+    person = sample([[[10, 10, 2], [30, 12, 2]]], [[5, 5, 35, 20]])
+    np.testing.assert_array_equal(copied(person, 64).heatmaps, maker(person, 64).heatmaps)
