@@ -28,7 +28,7 @@ def backbone_blocks(width: float) -> tuple:
 
 
 class StemBlock(nn.Module):
-    def __init__(self, channels: int = 32):
+    def __init__(self, channels: int):
         super().__init__()
         self.conv = nn.Conv2d(3, channels, 3, 2, 1, bias=False)
         self.norm = nn.BatchNorm2d(channels)
