@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from manypose.cli import main
 from manypose.data.augment import AugmentOptions
 from manypose.data.coco import Sample
 from manypose.encoders.pose_objects import PoseTargets
@@ -332,3 +333,27 @@ def test_the_composite_field_targets_and_loss_take_hidden_keypoints_as_visible_o
     labelled = visibility.copy()
     labelled[unlabelled_knee] = 1.0
     assert not same_targets(targets_and_loss(two_people(labelled, far_visibility=1.0))[0], targets)
+
+
+# --- training only some parameters ----------------------------------------------------------
+
+def test_train_only_changes_the_matched_parameters_and_keeps_the_others(tmp_path):
+    trainer = Trainer(small_run(tmp_path / "run", epochs=1, lr=1e-2, train_only=r"\.cv3\.\d\.2\."))
+    before = {name: p.detach().clone() for name, p in trainer.network.named_parameters()}
+    trainer.run(progress=False)
+    after = dict(trainer.network.named_parameters())
+    changed = sorted(name for name in before if not torch.equal(before[name], after[name]))
+    assert changed == sorted(trainer.trained_parameters)
+    assert 0 < len(changed) < len(before) and all(".cv3." in name for name in changed)
+
+
+def test_a_train_only_pattern_that_matches_nothing_or_is_malformed_is_refused(tmp_path, capsys):
+    annotations, images = coco_mini()
+    command = ["train", "--train-annotations", str(annotations), "--train-images", str(images),
+               "--output", str(tmp_path / "run"), "--size", "64", "--dry-run", "--quiet", "--train-only"]
+    assert main(command + ["no_such_layer"]) == 2
+    assert "--train-only 'no_such_layer' matches none of the network's parameters" in capsys.readouterr().err
+    assert main(command + ["cv3["]) == 2
+    assert "--train-only 'cv3[': unterminated character set" in capsys.readouterr().err
+    assert main(command + [r"model\.23\.cv3\.\d\.2\."]) == 0  # the class convolutions of the 3 levels
+    assert "training 6 parameter tensors" in capsys.readouterr().err  # their weights and biases

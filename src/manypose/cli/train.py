@@ -46,6 +46,11 @@ def add(commands) -> None:
     p.add_argument("--refinement-stages", type=positive_int, metavar="N",
                    help="Lightweight OpenPose: train N refinement stages (the model's own by default); the weights "
                         "of the stages it has load, new ones start initialised, those beyond N are left out")
+    p.add_argument("--train-only", metavar="REGEX",
+                   help="train only the parameters whose names this regular expression matches (Python re.search "
+                        "on the network's state-dict names, e.g. 'model\\.23\\.cv[23]\\.' for a YOLO-pose head's box "
+                        "and class branches); the others keep their weights (batch-norm statistics follow "
+                        "--batch-norm). A pattern that matches no parameter is an error")
     p.add_argument("--schedule", metavar="NAME",
                    help="run step --step of a training recipe, in OUTPUT/stepN, from the previous step's last (or "
                         "--model, step 1); the recipe sets each step's epochs, learning rate, optimizer, batch norm "
@@ -77,7 +82,7 @@ def run(args) -> int:
                            batch_size=args.batch_size, repeats=args.repeats, optimizer=args.optimizer, lr=args.lr,
                            amp=args.amp, resume=args.resume, force=args.force, seed=args.seed, workers=args.workers,
                            device=args.device, batch_norm=args.batch_norm,
-                           augment=AugmentOptions(size=args.size, mosaic=args.mosaic),
+                           augment=AugmentOptions(size=args.size, mosaic=args.mosaic), train_only=args.train_only,
                            architecture={"refinement_stages": args.refinement_stages} if args.refinement_stages else {})
     if args.schedule:
         if args.refinement_stages:
@@ -89,6 +94,7 @@ def run(args) -> int:
     print(f"{len(trainer.data)} images, {trainer.data.num_people} people ({trainer.heads[0].skeleton.name}, "
           f"{len(trainer.heads[0].skeleton)} keypoints); from {trainer.base.name}"
           + (f", {len(trainer.initialised)} weights initialised for the new keypoint set" if trainer.initialised else "")
+          + (f"; training {len(trainer.trained_parameters)} parameter tensors" if args.train_only else "")
           + f"; lr {trainer.schedule.lr:g}, {trainer.steps_per_epoch} steps per epoch", file=sys.stderr)
     if args.save_samples:
         print(f"wrote {len(trainer.save_samples(args.save_samples))} augmented samples to {args.save_samples}",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -74,6 +75,7 @@ class Trainer:
         self.architecture = changed_architecture(self.base.architecture, options.architecture)
         self.network = build_network(self.architecture, self.heads).to(self.device)
         self.initialised = load_matching_weights(self.network, self.base.weights)
+        self.trained_parameters = _train_only(self.network, options.train_only)
         self.from_trained_weights = len(self.initialised) < len(self.network.state_dict()) // 2
         self.frozen_statistics = options.batch_norm == "frozen" or (options.batch_norm == "auto"
                                                                     and self.from_trained_weights)
@@ -230,11 +232,27 @@ def changed_architecture(architecture: dict, changes: dict) -> dict:
 def _optimizer(name: str, network: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
     """SGD with Nesterov momentum or AdamW; no weight decay on biases and batch-norm weights
     (decaying them only shifts activations)."""
-    groups = [{"params": [p for p in network.parameters() if p.ndim > 1], "weight_decay": WEIGHT_DECAY},
-              {"params": [p for p in network.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    learnt = [p for p in network.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in learnt if p.ndim > 1], "weight_decay": WEIGHT_DECAY},
+              {"params": [p for p in learnt if p.ndim <= 1], "weight_decay": 0.0}]
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=(MOMENTUM, 0.999))
     return torch.optim.SGD(groups, lr=lr, momentum=MOMENTUM, nesterov=True)
+
+
+def _train_only(network: torch.nn.Module, pattern: Optional[str]) -> list[str]:
+    """Names of the parameters that learn: those `pattern` matches (all without one); the others
+    stop taking gradients. A pattern that matches none is refused: it would train nothing."""
+    names = [name for name, _ in network.named_parameters()]
+    if pattern is None:
+        return names
+    trained = [name for name in names if re.search(pattern, name)]
+    if not trained:
+        raise ValueError(f"--train-only {pattern!r} matches none of the network's parameters "
+                         f"(they are named as {names[0]!r} ... {names[-1]!r})")
+    for name, parameter in network.named_parameters():
+        parameter.requires_grad_(name in trained)
+    return trained
 
 
 def _freeze_batch_norm_statistics(network: torch.nn.Module) -> None:

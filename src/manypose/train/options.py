@@ -2,6 +2,7 @@
 safe for fine-tuning small data sets."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -46,6 +47,9 @@ class TrainOptions:
     # changes to the model's architecture description (e.g. {"refinement_stages": 3}): the
     # weights whose names and shapes still fit load, the others start initialised
     architecture: dict = field(default_factory=dict)
+    # a regular expression: only the parameters whose names it matches (re.search) learn, the
+    # others keep their weights (a new branch taught without moving what is trained)
+    train_only: Optional[str] = None
 
     def __post_init__(self):
         if min(self.epochs, self.batch_size, self.repeats) < 1 or self.workers < 0:
@@ -58,5 +62,10 @@ class TrainOptions:
             raise ValueError(f"the learning rate must be between 0 and 1, not {self.lr}")
         if (self.val_annotations is None) != (self.val_images is None):
             raise ValueError("validation needs both --val-annotations and --val-images")
+        if self.train_only is not None:
+            try:
+                re.compile(self.train_only)
+            except re.error as error:
+                raise ValueError(f"--train-only {self.train_only!r}: {error}") from None
         if self.resume and self.force:
             raise ValueError("--resume continues the run in --output, --force replaces it: not both")
