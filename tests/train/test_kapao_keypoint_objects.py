@@ -10,10 +10,11 @@ torch = pytest.importorskip("torch")
 from manypose.decoders import DecoderOptions  # noqa: E402
 from manypose.decoders.kapao_fusion import FusionOptions  # noqa: E402
 from manypose.decoders.yolo_pose import KeypointObjectsPoseDecoder  # noqa: E402
+from manypose.encoders.pose_objects import pad_targets  # noqa: E402
 from manypose.heads import PoseObjectsHead, codec_for  # noqa: E402
 from manypose.losses.pose_objects import keypoint_object_targets  # noqa: E402
 from manypose.skeleton import COCO17  # noqa: E402
-from manypose.train.keypoint_objects import with_keypoint_objects  # noqa: E402
+from manypose.train.keypoint_objects import KEYPOINT_PRIOR, with_keypoint_objects  # noqa: E402
 from manypose.zoo import DEMO_IMAGE, find_model  # noqa: E402
 
 
@@ -70,7 +71,8 @@ def test_kapao_keypoint_objects_model_from_the_bundled_one_finds_the_same_people
         output = inference_network(model)(torch.from_numpy(blob)).numpy()
     decoder = codec_for(model.heads).decoder(DecoderOptions())
     _, scores, _, objects = decoder.with_keypoint_objects({"pose_objects": output[0]})
-    assert len(objects) == 0  # the keypoint classes start at a low prior
+    assert len(objects) == 0  # the keypoint classes start at a low prior, at every anchor
+    np.testing.assert_allclose(output[0, 5:5 + 17], KEYPOINT_PRIOR, rtol=1e-4)
     assert len(scores) == len(plain) > 0
     np.testing.assert_allclose(np.sort(scores), np.sort(plain.scores), atol=1e-4)
 
@@ -91,3 +93,37 @@ def test_kapao_keypoint_objects_loss_learns_the_keypoint_classes():
     network = build_network(model.architecture, model.heads).train()
     total, items = loss(network.raw_outputs(torch.zeros(1, 3, 128, 128)), [targets])
     assert torch.isfinite(total) and (items > 0).all()
+
+
+def test_kapao_keypoint_objects_train_the_class_towards_1_and_leave_the_keypoint_terms_to_people():
+    from manypose.losses import PoseObjectsLoss
+    from manypose.models import build_network
+
+    model = with_keypoint_objects(find_model(None), "yolo11n-pose-kapao")
+    (head,) = model.heads
+    loss = PoseObjectsLoss.for_head(head)
+    network = build_network(model.architecture, model.heads).train()
+    raw = network.raw_outputs(torch.zeros(1, 3, 128, 128))
+    predictions = loss.flatten(raw)
+    keypoints = np.zeros((1, 17, 3), np.float32)
+    keypoints[0, 5] = (64, 64, 2)
+    one_keypoint = loss.targets(SimpleNamespace(boxes=np.array([[20, 20, 110, 110]], np.float32),
+                                                keypoints=keypoints), 128)
+    only_the_object = type(one_keypoint)(one_keypoint.boxes[1:], one_keypoint.keypoints[1:],
+                                         one_keypoint.classes[1:])
+    assert only_the_object.classes.tolist() == [6]
+    _, items = loss(raw, [only_the_object])
+    terms = dict(zip(loss.names, items.tolist()))
+    assert terms["pose"] == 0 and terms["kobj"] == 0  # a keypoint object has no keypoints to learn
+    # the class target on the object's anchors is 1 whatever their boxes' overlap: cls is then
+    # the binary cross-entropy against 1 there and 0 elsewhere, over the number of those anchors
+    padded = pad_targets([only_the_object])
+    assignment = loss.assigner(predictions.class_logits.detach().sigmoid(), loss.decode_boxes(predictions).detach(),
+                               predictions.anchors * predictions.strides, padded.labels, padded.boxes, padded.mask)
+    foreground = assignment.foreground
+    expected = torch.zeros_like(predictions.class_logits)
+    expected[foreground, 6] = 1
+    cls = torch.nn.functional.binary_cross_entropy_with_logits(predictions.class_logits.detach(), expected,
+                                                               reduction="sum")
+    assert foreground.sum() > 0
+    assert terms["cls"] == pytest.approx(float(cls / foreground.sum()) * loss.gains.cls, rel=1e-5)

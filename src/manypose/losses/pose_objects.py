@@ -9,14 +9,16 @@ Five terms, on the anchors the task-aligned assigner puts in the foreground unle
   area and the keypoint's sigma, so it weighs pixels as COCO's evaluation does;
 - kobj: binary cross-entropy of the keypoint visibility logit against "labelled".
 A head with KAPAO's keypoint objects also learns each labelled keypoint as an object of its own
-class (`keypoint_object_targets`), by the same terms.
+class (`keypoint_object_targets`) by box, dfl and cls, with target score 1 as KAPAO's class
+targets (a person-shaped box overlaps a keypoint's small square too little for an IoU-scaled
+target to teach the class); pose and kobj stay the people's, as KAPAO's keypoint loss.
 Box, dfl and cls are normalized by the sum of target scores, pose and kobj are means. Each is
 multiplied by its gain; the total is their sum times the batch size (the gradient scale the
 published training hyperparameters were tuned for).
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from functools import partial
 from typing import NamedTuple, Sequence, Union
 
@@ -87,6 +89,7 @@ class PoseObjectsLoss(nn.Module):
                  top_k: int = 10):
         super().__init__()
         self.num_classes = num_classes
+        self.keypoint_objects = False  # classes 1.. are keypoints (for_head sets it)
         self.num_keypoints = len(skeleton)
         self.keypoint_dims = keypoint_dims
         self.strides = tuple(int(s) for s in strides)
@@ -103,6 +106,7 @@ class PoseObjectsLoss(nn.Module):
         """The loss of a network with this head (a heads.PoseObjectsHead)."""
         loss = cls(head.skeleton, head.num_classes, head.strides, head.box_bins, head.keypoint_dims, gains, top_k)
         if head.keypoint_objects:
+            loss.keypoint_objects = True
             loss.targets = partial(keypoint_object_targets, object_size=head.keypoint_object_size)
         return loss
 
@@ -122,6 +126,8 @@ class PoseObjectsLoss(nn.Module):
         pixel_anchors = predictions.anchors * predictions.strides
         assignment = self.assigner(predictions.class_logits.detach().sigmoid(), boxes.detach(), pixel_anchors,
                                    targets.labels, targets.boxes, targets.mask)
+        if self.keypoint_objects:
+            assignment = full_keypoint_object_scores(assignment, targets.labels)
         score_sum = assignment.scores.sum().clamp(min=1)
         box, dfl = self._box_losses(predictions, boxes, assignment, score_sum)
         cls = F.binary_cross_entropy_with_logits(predictions.class_logits, assignment.scores,
@@ -183,6 +189,8 @@ class PoseObjectsLoss(nn.Module):
     def _keypoint_losses(self, predictions: Predictions, assignment: Assignment,
                          targets: PaddedTargets) -> tuple[Tensor, Tensor]:
         foreground = assignment.foreground
+        if self.keypoint_objects:
+            foreground = foreground & (targets.labels.gather(1, assignment.gt_index) == 0)
         image_index = foreground.nonzero(as_tuple=True)[0]
         true_keypoints = targets.keypoints[image_index, assignment.gt_index[foreground]]
         labelled = true_keypoints[..., 2] != 0
@@ -199,6 +207,16 @@ class PoseObjectsLoss(nn.Module):
         visibility_logits = predictions.keypoints[..., 2][foreground]
         kobj = F.binary_cross_entropy_with_logits(visibility_logits, labelled.float(), reduction="sum")
         return pose, kobj / max(labelled.numel(), 1)
+
+
+def full_keypoint_object_scores(assignment: Assignment, labels: Tensor) -> Assignment:
+    """The assignment with target score 1 on the anchors assigned to keypoint objects (labels
+    (B, M), class 0 the person)."""
+    assigned = labels.gather(1, assignment.gt_index)
+    keypoint_anchors = assignment.foreground & (assigned > 0)
+    one_hot = torch.nn.functional.one_hot(assigned, assignment.scores.shape[-1]).to(assignment.scores.dtype)
+    scores = torch.where(keypoint_anchors.unsqueeze(-1), one_hot, assignment.scores)
+    return replace(assignment, scores=scores)
 
 
 def distribution_focal_loss(logits: Tensor, targets: Tensor) -> Tensor:

@@ -3,7 +3,7 @@ has one class per keypoint, to fine-tune with `manypose train --model FOLDER`.
 
 Every weight that fits is kept; the person's score comes from the model's own, so before any
 training the people and their AP are the model's, and the keypoint classes start at a low
-prior (no keypoint objects until they are learnt).
+prior at every anchor (no keypoint objects until they are learnt).
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def with_keypoint_objects(model: modelfile.ModelFile, name: str) -> modelfile.Mo
                if not key.endswith("num_batches_tracked")}
     for key in left:  # the score branches' last convolutions: the person row from the model
         if key.endswith(".weight"):
+            weights[key][1:] = 0  # every anchor starts at the prior (random rows fire here and there)
             weights[key][0] = model.weights[key][0]
         elif key.endswith(".bias"):
             weights[key][:] = math.log(KEYPOINT_PRIOR / (1 - KEYPOINT_PRIOR))
