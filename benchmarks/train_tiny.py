@@ -110,7 +110,7 @@ class TinyModel:
 
 TINY_MODELS = {
     "yolo-pose": TinyModel(tiny_yolo_pose, images=IMAGES, steps=600, size=320, lr=2e-3),
-    "lightweight-openpose": TinyModel(tiny_lightweight_openpose, images=4, steps=800, size=192, lr=3e-3,
+    "lightweight-openpose": TinyModel(tiny_lightweight_openpose, images=4, steps=600, size=192, lr=3e-3,
                                       batch_norm="updated"),
     "offsetguided": TinyModel(tiny_offsetguided, images=4, steps=400, size=256, lr=3e-3, batch_norm="updated"),
 }
