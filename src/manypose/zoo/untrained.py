@@ -56,8 +56,8 @@ def _lightweight_openpose(name: str) -> dict:
     from ..skeleton import COCO17, OPENPOSE18
 
     heads = codec_for((PafHead(OPENPOSE18),)).retarget(COCO17)  # a field per COCO skeleton edge
-    return description(name, {"family": "lightweight_openpose", "channels": 128, "refinement_stages": 1}, heads,
-                       INPUT)
+    architecture = {"family": "lightweight_openpose", "channels": 128, "refinement_stages": 1, "width": 1.0}
+    return description(name, architecture, heads, INPUT)
 
 
 UNTRAINED: dict[str, Architecture] = {
