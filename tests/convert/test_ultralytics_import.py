@@ -49,7 +49,8 @@ def test_converted_folder_describes_the_model(converted_yolo11n, yolo11n_checkpo
     assert description["architecture"]["variant"] == "yolo11-pose"
     assert description["architecture"]["size"] == "n"
     assert description["heads"] == [{"kind": "pose_objects", "num_classes": 1, "keypoint_dims": 3,
-                                     "strides": [8, 16, 32], "box_bins": 16}]
+                                     "strides": [8, 16, 32], "box_bins": 16, "keypoint_objects": False,
+                                     "keypoint_object_size": 0.05}]
     assert "num_classes" not in description["architecture"], "head facts live in the heads only"
     assert description["skeleton"]["name"] == "coco17"
     assert description["license"] == "AGPL-3.0"
