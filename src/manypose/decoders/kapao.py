@@ -17,7 +17,7 @@ import numpy as np
 
 from ..skeleton import Skeleton
 from .kapao_fusion import FusingDecoder, KeypointObjects, keypoint_objects
-from .nms import nms
+from .nms import corner_boxes, nms
 
 MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first (KAPAO's max_nms)
 
@@ -59,7 +59,7 @@ def best_class_candidates(output: np.ndarray, num_keypoints: int, threshold: flo
     if chosen.size > MAX_CANDIDATES:
         chosen = chosen[np.argsort(-scores[chosen], kind="stable")[:MAX_CANDIDATES]]
     rows = output[chosen]
-    boxes = np.concatenate((rows[:, :2] - rows[:, 2:4] / 2, rows[:, :2] + rows[:, 2:4] / 2), axis=1)
+    boxes = corner_boxes(rows[:, :2], rows[:, 2:4])
     return boxes, scores[chosen], classes[chosen], rows
 
 

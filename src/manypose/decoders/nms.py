@@ -4,6 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def corner_boxes(centres: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """x1, y1, x2, y2 boxes (N, 4) from centres (N, 2) and widths and heights (N, 2)."""
+    return np.concatenate((centres - sizes / 2, centres + sizes / 2), axis=1)
+
+
 def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Area shared by x1, y1, x2, y2 boxes, broadcast like arithmetic (as box_iou)."""
     top_left = np.maximum(a[..., :2], b[..., :2])

@@ -15,7 +15,7 @@ import numpy as np
 from ..skeleton import Skeleton
 from .finite import sigmoid
 from .kapao_fusion import FusingDecoder, KeypointObjects, keypoint_objects
-from .nms import nms
+from .nms import corner_boxes, nms
 
 MAX_CANDIDATES = 30000  # boxes considered by NMS, highest scores first
 
@@ -37,8 +37,7 @@ class PoseObjectsDecoder:
         if candidates.size > MAX_CANDIDATES:
             candidates = candidates[np.argsort(-scores[candidates])[:MAX_CANDIDATES]]
         chosen = output[:, candidates].T
-        centres, sizes = chosen[:, 0:2], chosen[:, 2:4]
-        boxes = np.concatenate((centres - sizes / 2, centres + sizes / 2), axis=1)
+        boxes = corner_boxes(chosen[:, 0:2], chosen[:, 2:4])
         kept = nms(boxes, scores[candidates], self.iou_threshold, self.max_detections)
         num_keypoints = len(self.skeleton)
         keypoint_dims = (output.shape[0] - 4 - self.num_classes) // num_keypoints
@@ -68,8 +67,7 @@ class KeypointObjectsPoseDecoder(FusingDecoder):
         objects = KeypointObjects.empty()
         if self.use_keypoint_objects:
             parts = np.flatnonzero(best > 0)
-            centres, sizes = output[0:2, parts].T, output[2:4, parts].T
-            part_boxes = np.concatenate((centres - sizes / 2, centres + sizes / 2), axis=1)
+            part_boxes = corner_boxes(output[0:2, parts].T, output[2:4, parts].T)
             objects = keypoint_objects(part_boxes, class_scores[best[parts], parts], best[parts] - 1, self.fusion)
         return boxes, scores, keypoints, objects
 
