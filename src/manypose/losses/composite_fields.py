@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..encoders.cifcaf import CifCafEncoder, CifCafTargets
+from .batched import batched
 
 FOCAL_ALPHA = 0.5
 SOFT_CLAMP = 5.0
@@ -45,11 +46,8 @@ class FieldBatch:
 
     @classmethod
     def stacked(cls, fields: Sequence, device) -> "FieldBatch":
-        def stack(name):
-            return torch.stack([torch.as_tensor(getattr(field, name)) for field in fields]).to(device)
-
-        return cls(stack("confidence"), stack("confidence_mask"), stack("regression"), stack("scale"),
-                   stack("scale_mask"), float(fields[0].spread_min))
+        names = ("confidence", "confidence_mask", "regression", "scale", "scale_mask")
+        return cls(*(batched(fields, name, device) for name in names), float(fields[0].spread_min))
 
 
 @dataclass(frozen=True)

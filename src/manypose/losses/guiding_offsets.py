@@ -18,11 +18,13 @@ from torch import Tensor, nn
 
 from ..encoders.cifcaf import ignored_boxes
 from ..encoders.guiding_offsets import GuidingOffsetEncoder, GuidingOffsetTargets
+from .batched import batched
 
 FOREGROUND = 0.01   # the seed's tau: heatmap targets from which a cell is foreground
 FOCAL_GAMMA = 1.0
 OFFSET_MARGIN = 1e-5
 WEIGHTS = {"heatmaps": 1.0, "refinement": 12.5, "guiding": 12.5}
+TARGET_FIELDS = ("heatmaps", "heatmap_mask", "refinement", "refinement_mask", "guiding", "guiding_mask")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class GuidingOffsetsLoss(nn.Module):
 
     def forward(self, raw_outputs: Sequence[Tensor], targets: Sequence[GuidingOffsetTargets]):
         fields = raw_outputs[0]
-        batch = _stacked(targets, fields.device)
+        batch = {name: batched(targets, name, fields.device) for name in TARGET_FIELDS}
         count, height, width = len(self.head.skeleton), fields.shape[2], fields.shape[3]
         heatmaps = fields[:, :count]
         refinement = fields[:, count:3 * count].reshape(-1, count, 2, height, width)
@@ -81,8 +83,3 @@ class GuidingOffsetsLoss(nn.Module):
 def _per_component(mask: Tensor) -> Tensor:
     """A (B, F, h, w) mask for both components of (B, F, 2, h, w) offsets."""
     return mask[:, :, None].expand(-1, -1, 2, -1, -1)
-
-
-def _stacked(targets: Sequence[GuidingOffsetTargets], device) -> dict[str, Tensor]:
-    names = ("heatmaps", "heatmap_mask", "refinement", "refinement_mask", "guiding", "guiding_mask")
-    return {name: torch.stack([torch.as_tensor(getattr(t, name)) for t in targets]).to(device) for name in names}

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..encoders.cifcaf import ignored_boxes, ignored_cells
 from ..encoders.paf import PafEncoder
+from .batched import batched
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,10 @@ class PafLoss(nn.Module):
         if len(raw_outputs) != 2:
             raise ValueError(f"{len(raw_outputs)} raw outputs for the stages' heatmaps and fields")
         device = raw_outputs[0].device
-
-        def stack(name):
-            return torch.stack([torch.as_tensor(getattr(target, name)) for target in targets]).to(device)
-
-        mask = stack("mask")
+        mask = batched(targets, "mask", device)
         items = []
         for raw, name in zip(raw_outputs, self.names):
-            truth = stack(name)
+            truth = batched(targets, name, device)
             if raw.shape[0] != truth.shape[0] or raw.shape[2:] != truth.shape[1:]:
                 raise ValueError(f"the {name} are {tuple(raw.shape)} (batch, stages, ...), their targets "
                                  f"{tuple(truth.shape)}")
