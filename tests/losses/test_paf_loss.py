@@ -85,3 +85,28 @@ def test_the_target_maker_pickles_for_the_data_loading_workers():
     copied = pickle.loads(pickle.dumps(maker))
     person = sample([[[10, 10, 2], [30, 12, 2]]], [[5, 5, 35, 20]])
     np.testing.assert_array_equal(copied(person, 64).heatmaps, maker(person, 64).heatmaps)
+
+
+def test_the_mask_covers_exactly_the_cells_of_the_boxes_as_float32():
+    unlabelled = [[0, 0, 0], [0, 0, 0]]
+    targets = PafLoss(ENCODER).targets(sample([[[10, 10, 2], [30, 12, 1]], unlabelled],
+                                              [[5, 5, 35, 20], [40, 40, 63, 63]], crowd_boxes=[[0, 40, 20, 63]]), 64)
+    expected = np.ones((8, 8), np.float32)
+    expected[5:8, 5:8] = 0  # the unlabelled person: cells 5 to 7.9 each way, no margin around them
+    expected[5:8, 0:4] = 0  # the crowd: x cells 0 to 2.5, y cells 5 to 7.9
+    assert targets.mask.dtype == np.float32
+    np.testing.assert_array_equal(targets.mask, expected)
+
+
+def test_a_wrong_number_of_raw_outputs_is_refused_by_name():
+    heatmaps, fields = two_stage_maps(1)
+    with pytest.raises(ValueError, match=r"^3 raw outputs for the stages' heatmaps and fields$"):
+        PafLoss(ENCODER)([heatmaps, fields, fields], [one_image_targets()])
+
+
+def test_the_targets_go_to_the_device_of_the_maps():
+    # the network's maps may be on a GPU, the targets come collated on the CPU; the meta device
+    # stands for another device here (nothing is computed on it, a CPU tensor mixed in is refused)
+    maps = [raw.detach().to("meta") for raw in two_stage_maps(2)]
+    total, items = PafLoss(ENCODER)(maps, [one_image_targets()] * 2)
+    assert total.device.type == items.device.type == "meta" and items.shape == (2,)

@@ -521,3 +521,132 @@ def test_the_assignment_keeps_the_predictions_dtype(dtype):
     assert result.foreground.tolist() == [[True, False]]
     assert result.scores.dtype == result.boxes.dtype == dtype
     assert result.scores[0, 0, 0] == 1  # the predicted box is the person's: IoU 1
+
+
+# --- KAPAO's keypoint objects -------------------------------------------------------------------
+
+def test_keypoint_object_targets_are_squares_around_the_labelled_keypoints_worked_by_hand():
+    from types import SimpleNamespace
+
+    from manypose.losses.pose_objects import keypoint_object_targets
+
+    keypoints = np.zeros((2, 3, 3), np.float32)
+    keypoints[0, 0] = (20, 30, 2)
+    keypoints[0, 2] = (50, 60, 1)   # labelled but hidden: an object too
+    keypoints[1, 1] = (70, 80, 2)
+    keypoints[1, 2] = (99, 99, 0)   # not labelled: no object, wherever it lies
+    boxes = np.array([[0, 0, 100, 100], [60, 70, 90, 95]], np.float32)
+    targets = keypoint_object_targets(SimpleNamespace(boxes=boxes, keypoints=keypoints), 200, object_size=0.1)
+    # squares of 0.1 * 200 = 20 px about (20, 30), (50, 60), (70, 80), after the people
+    assert targets.boxes.tolist() == [[0, 0, 100, 100], [60, 70, 90, 95],
+                                      [10, 20, 30, 40], [40, 50, 60, 70], [60, 70, 80, 90]]
+    assert targets.classes.dtype == torch.long and targets.classes.tolist() == [0, 0, 1, 3, 2]
+    assert targets.keypoints.shape == (5, 3, 3)
+    assert torch.equal(targets.keypoints[:2], torch.from_numpy(keypoints))
+    assert (targets.keypoints[2:] == 0).all()  # an object has no keypoints of its own
+
+
+def test_keypoint_object_targets_of_an_image_without_people_are_empty():
+    from types import SimpleNamespace
+
+    from manypose.losses.pose_objects import keypoint_object_targets
+
+    sample = SimpleNamespace(boxes=np.zeros((0, 4), np.float32), keypoints=np.zeros((0, 17, 3), np.float32))
+    targets = keypoint_object_targets(sample, 640, object_size=0.05)
+    assert targets.boxes.shape == (0, 4) and targets.keypoints.shape == (0, 17, 3)
+    assert targets.classes.dtype == torch.long and targets.classes.shape == (0,)
+
+
+def test_full_keypoint_object_scores_set_1_on_the_keypoint_objects_anchors_only():
+    from manypose.encoders.pose_objects import Assignment
+    from manypose.losses.pose_objects import full_keypoint_object_scores
+
+    # two images, three ground truths each (classes: 0 the person, 1..4 keypoints; none of the
+    # last class in this batch), five anchors
+    labels = torch.tensor([[1, 0, 3], [0, 2, 0]])
+    foreground = torch.tensor([[True, True, False, True, False], [True, True, False, False, False]])
+    gt_index = torch.tensor([[0, 1, 0, 2, 2], [0, 1, 1, 0, 0]])  # 0 (or any) off the foreground
+    scores = torch.zeros(2, 5, 5, dtype=torch.float16)
+    scores[0, 0, 1], scores[0, 1, 0], scores[0, 3, 3] = 0.25, 0.5, 0.125
+    scores[1, 0, 0], scores[1, 1, 2] = 0.75, 0.375
+    boxes = torch.arange(2 * 5 * 4, dtype=torch.float16).reshape(2, 5, 4)
+    result = full_keypoint_object_scores(Assignment(boxes, scores, foreground, gt_index), labels)
+    expected = scores.clone()
+    expected[0, 0, 1] = 1.0   # keypoint class 1
+    expected[0, 3, 3] = 1.0   # keypoint class 3
+    expected[1, 1, 2] = 1.0   # keypoint class 2
+    # people's anchors keep their IoU-scaled scores; background anchors stay 0 though their
+    # index points at a keypoint object (image 0, anchors 2 and 4; image 1, anchor 2)
+    assert result.scores.dtype == torch.float16
+    assert torch.equal(result.scores, expected)
+    assert result.boxes is boxes and result.foreground is foreground and result.gt_index is gt_index
+
+
+def test_for_head_with_keypoint_objects_makes_keypoint_object_targets_of_the_heads_size():
+    from types import SimpleNamespace
+
+    plain = PoseObjectsLoss.for_head(PoseObjectsHead(DOT))
+    assert not plain.keypoint_objects
+    head = PoseObjectsHead(DOT, num_classes=2, keypoint_objects=True, keypoint_object_size=0.1)
+    loss = PoseObjectsLoss.for_head(head)
+    assert loss.keypoint_objects is True
+    sample = SimpleNamespace(boxes=np.array([[0, 0, 60, 90]], np.float32),
+                             keypoints=np.array([[[30, 40, 2]]], np.float32))
+    targets = loss.targets(sample, 200)  # 0.1 * 200: a 20 px square
+    assert targets.boxes.tolist() == [[0, 0, 60, 90], [20, 30, 40, 50]]
+    assert targets.classes.tolist() == [0, 1]
+    assert plain.targets(sample, 200).classes is None  # the people only, as they are
+
+
+def test_keypoint_objects_learn_their_class_towards_1_and_leave_the_keypoint_terms_to_the_people():
+    """One level of 1 x 3 cells at stride 8, anchors at x = 4, 12, 20 px (y = 4): a person
+    [0, 0, 8, 8] covers the first, a keypoint object [8, 0, 16, 8] the second, the third is
+    background. The first anchor predicts the person's box exactly (distances 0.5 cell, half in
+    bins 0 and 1), the second a uniform distribution: a box of 7.5 cells a side about it, 120 px
+    square, IoU (and CIoU, same centre and shape) 64 / 14400 with the object."""
+    head = PoseObjectsHead(DOT, num_classes=2, strides=(8,), keypoint_objects=True)
+    loss = PoseObjectsLoss.for_head(head)
+    level = torch.zeros(1, loss.level_channels, 1, 3)
+    exact = torch.full((4, BINS), -30.0)
+    exact[:, :2] = np.log(0.5)
+    level[0, :4 * BINS, 0, 0] = exact.reshape(-1)
+    class_logits = torch.tensor([[2.0, -1.0], [-2.0, 0.5], [-3.0, 1.0]])  # per anchor: person, keypoint
+    level[0, 4 * BINS:4 * BINS + 2, 0] = class_logits.T
+    level[0, 4 * BINS + 2:, 0] = torch.tensor([[0.0, 0.25, -0.5], [0.0, 0.75, 0.5], [0.0, 1.5, -2.0]])  # x, y, vis
+    targets = [PoseTargets(torch.tensor([[0.0, 0.0, 8.0, 8.0], [8.0, 0.0, 16.0, 8.0]]),
+                           torch.tensor([[[3.0, 4.0, 2.0]], [[0.0, 0.0, 0.0]]]), classes=torch.tensor([0, 1]))]
+    total, items = loss([level], targets)
+    items = dict(zip(LOSS_NAMES, items.tolist()))
+
+    iou = 64 / 14400
+    score_sum = 2.0  # the person's anchor IoU 1, the object's target 1 whatever its IoU
+    class_targets = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    logits = class_logits.double().numpy()
+    cross_entropy = np.logaddexp(0, logits) - class_targets * logits  # BCE with logits
+    assert items["cls"] == pytest.approx(0.5 * cross_entropy.sum() / score_sum, rel=1e-5)
+    assert items["box"] == pytest.approx(7.5 * (0.0 + (1 - iou)) / score_sum, rel=1e-5)
+    # dfl: all four sides 0.5 cell from both anchors; log 2 on the exact one, log 16 on the uniform
+    assert items["dfl"] == pytest.approx(1.5 * (np.log(2) + np.log(16)) / score_sum, rel=1e-5)
+    # pose and kobj of the person's anchor only: its keypoint predicted at (0, 0) px, true (3, 4)
+    assert items["pose"] == pytest.approx(12.0 * (1 - np.exp(-25 / 32)), rel=1e-5)
+    assert items["kobj"] == pytest.approx(np.log(2), rel=1e-5)  # visibility logit 0, labelled
+    assert float(total) == pytest.approx(sum(items.values()), rel=1e-5)
+
+
+def test_the_anchor_grid_is_made_on_the_device_of_the_levels():
+    # the meta device stands for a GPU: the anchors and strides must not stay on the CPU
+    levels = [level.to("meta") for level in random_levels(17, batch=1)]
+    predictions = PoseObjectsLoss(COCO17).flatten(levels)
+    assert predictions.anchors.device.type == predictions.strides.device.type == "meta"
+    assert predictions.anchors.shape == (336, 2) and predictions.strides.shape == (336, 1)
+
+
+def test_the_loss_stays_float32_with_sigmas_read_as_numpy_floats():
+    # a skeleton made from an array of sigmas holds numpy float64s; the loss still runs in float32
+    skeleton = Skeleton(name="dot64", keypoints=("dot",), edges=(), sigmas=tuple(np.array([0.25])))
+    loss = PoseObjectsLoss(skeleton, strides=(8,), top_k=1)
+    assert loss.sigmas.dtype == torch.float32
+    level = torch.zeros(1, loss.level_channels, 1, 1)
+    total, items = loss([level], [PoseTargets(torch.tensor([[0.0, 0.0, 8.0, 8.0]]), torch.tensor([[[3.0, 4.0, 2.0]]]))])
+    assert total.dtype == items.dtype == torch.float32
+    assert items[ITEM["pose"]].item() == pytest.approx(12.0 * (1 - np.exp(-25 / 32)), rel=1e-6)
