@@ -374,6 +374,18 @@ def test_keypoint_objects_are_added_to_one_class_pose_objects_heads_only():
             with_keypoint_objects(SimpleNamespace(name="stub", heads=(head,)), "new")
 
 
+def test_keypoint_objects_refuse_a_head_of_another_kind_saying_which():
+    from types import SimpleNamespace
+
+    from manypose.heads.composite_fields import coco17_heads
+    from manypose.train.keypoint_objects import with_keypoint_objects
+
+    cif = coco17_heads()[0]  # a head without classes
+    message = "stub: keypoint objects are added to a one-class pose_objects head, not cif"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        with_keypoint_objects(SimpleNamespace(name="stub", heads=(cif,)), "new")
+
+
 def test_the_keypoint_object_model_is_named_as_asked_and_keeps_the_person_row():
     from manypose.train.keypoint_objects import KEYPOINT_PRIOR, with_keypoint_objects
     from manypose.zoo import find_model

@@ -21,8 +21,9 @@ KEYPOINT_PRIOR = 1e-3  # the keypoint classes' starting score
 def with_keypoint_objects(model: modelfile.ModelFile, name: str) -> modelfile.ModelFile:
     (head,) = model.heads
     if head.kind != "pose_objects" or head.keypoint_objects or head.num_classes != 1:
-        raise ValueError(f"{model.name}: keypoint objects are added to a one-class pose_objects head, "
-                         f"not {head.kind} with {head.num_classes} classes")
+        classes = getattr(head, "num_classes", None)  # other kinds of head have no classes
+        what = head.kind if classes is None else f"{head.kind} with {classes} classes"
+        raise ValueError(f"{model.name}: keypoint objects are added to a one-class pose_objects head, not {what}")
     new_head = replace(head, num_classes=1 + len(head.skeleton), keypoint_objects=True)
     network = build_network(model.architecture, (new_head,))
     left = load_matching_weights(network, model.weights)
