@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import math
 import re
 import time
@@ -146,14 +147,14 @@ class Trainer:
         if self.frozen_statistics:
             _freeze_batch_norm_statistics(self.network)
         totals, count = np.zeros(len(self.contract.terms)), 0
-        bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}/{options.epochs}", unit="batch",
+        # the epoch's steps taken from the loader (not broken off inside the loop, which leaves the bar a step short)
+        bar = tqdm(itertools.islice(loader, self.steps_per_epoch), total=self.steps_per_epoch,
+                   desc=f"epoch {self.epoch + 1}/{options.epochs}", unit="batch",
                    disable=not (progress and self.world.leader), dynamic_ncols=True)
         for images, targets in bar:
             items = self._train_step(trainable, images.to(self.device), targets)
             totals, count = totals + items, count + 1
             bar.set_postfix(loss=f"{items.sum():.3f}", lr=f"{self.schedule.rate(self.step - 1):.2g}")
-            if count == self.steps_per_epoch:
-                break
         bar.close()
         self.world.share_buffers(self.network, self.ema.network)
         return [self.world.mean(v) for v in totals / max(count, 1)]
