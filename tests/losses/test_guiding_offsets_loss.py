@@ -36,6 +36,13 @@ def two_keypoints_head():
     return GuidingOffsetsHead(skeleton, stride=4)
 
 
+def assert_weighted_terms(items, total, heatmap_item, refinement_item, guiding_item):
+    """The loss's three terms, both offsets weighted 12.5, and their sum."""
+    expected = [heatmap_item, 12.5 * refinement_item, 12.5 * guiding_item]
+    assert items.tolist() == pytest.approx(expected, rel=1e-5)
+    assert float(total) == pytest.approx(sum(expected), rel=1e-5)
+
+
 def test_the_loss_sums_the_weighted_items_of_a_batch_worked_by_hand():
     head = two_keypoints_head()
     loss = GuidingOffsetsLoss(GuidingOffsetEncoder(head))
@@ -60,9 +67,7 @@ def test_the_loss_sums_the_weighted_items_of_a_batch_worked_by_hand():
     heatmap_item = 0.5 * 0.5 ** 2 * 0.5 + 2 * 0.5 * 0.5 ** 2 * 0.5  # a: one foreground cell, two background
     refinement_item = 2 * math.sqrt(0.25 * 4) / 3                 # two components 1 pixel off
     guiding_item = math.sqrt(4.0) / 2                              # x 4 pixels off, y exact (left out)
-    expected = [heatmap_item, 12.5 * refinement_item, 12.5 * guiding_item]
-    assert items.tolist() == pytest.approx(expected, rel=1e-5)
-    assert float(total) == pytest.approx(sum(expected), rel=1e-5)
+    assert_weighted_terms(items, total, heatmap_item, refinement_item, guiding_item)
 
 
 def test_the_loss_is_zero_for_fields_equal_to_their_targets():
@@ -129,9 +134,7 @@ def test_a_batch_of_two_on_a_grid_wider_than_high_worked_by_hand():
     heatmap_item = (0.5 * 0.5 ** 2 * 0.5 + 0.5 * 0.25 ** 2 * 0.25) / 2  # summed, over the batch of 2
     refinement_item = (math.sqrt(2) + 1 + 2) / (1 + 3)
     guiding_item = (math.sqrt(2) + 2) / (1 + 2)
-    expected = [heatmap_item, 12.5 * refinement_item, 12.5 * guiding_item]
-    assert items.tolist() == pytest.approx(expected, rel=1e-5)
-    assert float(total) == pytest.approx(sum(expected), rel=1e-5)
+    assert_weighted_terms(items, total, heatmap_item, refinement_item, guiding_item)
 
 
 def test_targets_are_on_the_grid_of_the_input_and_ignore_crowds_and_unlabelled_people():

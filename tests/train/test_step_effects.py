@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from manypose.cli import main
-from manypose.data.augment import AugmentOptions
 from manypose.data.coco import Sample
 from manypose.encoders.pose_objects import PoseTargets
 from manypose.heads.composite_fields import coco17_heads
@@ -23,20 +22,13 @@ from manypose.train import Trainer, TrainOptions
 from manypose.train.loop import MAX_GRADIENT_NORM, MOMENTUM, WEIGHT_DECAY
 from manypose.train.state import ExponentialMovingAverage, Schedule
 
-from conftest import shared_path
-
-
-def coco_mini(split: str = "train") -> tuple[Path, Path]:
-    return (shared_path(f"data/coco-mini/annotations/person_keypoints_{split}2017.json"),
-            shared_path(f"data/coco-mini/{split}2017"))
+import small_runs
+from small_runs import coco_mini
 
 
 def small_run(output: Path, **changes) -> TrainOptions:
-    """One image a step at 64 px: a step of yolo11n-pose takes a tenth of a second."""
-    annotations, images = coco_mini()
-    values = dict(epochs=2, batch_size=1, max_steps=2, workers=0, augment=AugmentOptions(size=64))
-    values.update(changes)
-    return TrainOptions(annotations, images, Path(output), **values)
+    """Two steps of one image at 64 px, over two epochs."""
+    return small_runs.small_run(output, **{"epochs": 2, "max_steps": 2, **changes})
 
 
 def documented_rate(step: int, lr: float, total: int, warmup: int, final_fraction: float = 0.1) -> float:

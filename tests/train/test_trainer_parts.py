@@ -24,19 +24,7 @@ from manypose.train import Trainer, TrainOptions, train
 from manypose.train.loop import MOMENTUM, WEIGHT_DECAY, _autocast, changed_architecture
 from manypose.train.state import options_dict
 
-from conftest import shared_path
-
-
-def coco_mini(split: str = "train") -> tuple[Path, Path]:
-    return (shared_path(f"data/coco-mini/annotations/person_keypoints_{split}2017.json"),
-            shared_path(f"data/coco-mini/{split}2017"))
-
-
-def small_run(output: Path, **changes) -> TrainOptions:
-    annotations, images = coco_mini()
-    values = dict(epochs=1, batch_size=1, max_steps=1, workers=0, augment=AugmentOptions(size=64))
-    values.update(changes)
-    return TrainOptions(annotations, images, Path(output), **values)
+from small_runs import coco_mini, small_run
 
 
 def test_train_shows_its_progress_unless_told_not_to(tmp_path, capsys, monkeypatch):
