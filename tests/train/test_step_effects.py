@@ -107,7 +107,7 @@ def flat(tensors) -> torch.Tensor:
 
 def test_every_step_is_nesterov_sgd_at_the_scheduled_rate_and_the_ema_follows_the_stepped_weights(tmp_path,
                                                                                                   monkeypatch):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)  # saves time
+    small_runs.without_curves(monkeypatch)
     lr, warmup, ema_decay, total = 0.05, 2, 0.5, 4  # 2 warm-up steps, then the cosine's first half
     trainer = Trainer(small_run(tmp_path / "run", epochs=2, max_steps=2, lr=lr, warmup_steps=warmup,
                                 ema_decay=ema_decay))
@@ -199,7 +199,7 @@ def scripted_trainer(scores: dict, losses: dict | None, stop_after: int, average
     ({}, {1: {"pose": 3.0, "box": 1.0}, 2: {"pose": 1.0, "box": 9.0}, 3: {"pose": 2.0}, 4: {"pose": 4.0}}, 2),
 ], ids=["best-before-resume", "best-after-resume", "tie", "loss-ranked"])
 def test_best_holds_the_best_ranked_epochs_average_after_a_resume(tmp_path, monkeypatch, scores, losses, best_epoch):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)  # not what is checked: saves time
+    small_runs.without_curves(monkeypatch)
     validation = dict(zip(("val_annotations", "val_images"), coco_mini("val"))) if scores else {}
     averages = {}
     trainer = scripted_trainer(scores, losses, stop_after=2, averages=averages)

@@ -25,6 +25,8 @@ from manypose.train.schedules import LIGHTWEIGHT_OPENPOSE_LR, SCHEDULES, schedul
 from manypose.train.state import (STATE_FILE, ExponentialMovingAverage, Schedule, append_log, load_training_state,
                                   options_dict, plot_curves, read_log, save_checkpoint, seed_for)
 
+from small_runs import group_of_one
+
 PATHS = dict(train_annotations=Path("train.json"), train_images=Path("images"), output=Path("run"))
 
 
@@ -266,12 +268,9 @@ def test_a_process_shares_the_items_evenly_repeating_the_first_where_they_do_not
 
 
 @pytest.fixture
-def process_group(tmp_path, monkeypatch):
-    """A gloo group of this one process, so that a World of two can call the collectives."""
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
-    yield
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def process_group(tmp_path):
+    with group_of_one(tmp_path / "store"):
+        yield
 
 
 def test_a_world_of_several_averages_over_its_size_and_takes_rank_0s_buffers(process_group, monkeypatch):

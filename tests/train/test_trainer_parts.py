@@ -24,11 +24,11 @@ from manypose.train import Trainer, TrainOptions, train
 from manypose.train.loop import MOMENTUM, WEIGHT_DECAY, _autocast, changed_architecture
 from manypose.train.state import options_dict
 
-from small_runs import coco_mini, small_run
+from small_runs import coco_mini, group_of_one, small_run, without_curves
 
 
 def test_train_shows_its_progress_unless_told_not_to(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)  # saves time
+    without_curves(monkeypatch)
     result = train(small_run(tmp_path / "run"))
     assert "epoch 1/1" in capsys.readouterr().err
     assert result.last == tmp_path / "run" / "last" and [entry["epoch"] for entry in result.log] == [1]
@@ -63,7 +63,7 @@ def one_image_val(tmp_path) -> tuple[Path, Path]:
 
 
 def test_the_logged_ap_is_the_checkpoints_ap_at_a_score_threshold_of_0_01(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)  # saves time
+    without_curves(monkeypatch)
     val_annotations, val_images = one_image_val(tmp_path)
     estimators = []
 
@@ -126,7 +126,7 @@ class Recorded(Trainer):
 
 
 def test_each_epochs_logged_loss_is_the_mean_of_its_steps_items(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)
+    without_curves(monkeypatch)
     trainer = Recorded(small_run(tmp_path / "run", epochs=2, max_steps=3, batch_size=2))
     result = trainer.run()
     assert "epoch 2/2" in capsys.readouterr().err  # progress shown unless told not to
@@ -170,7 +170,7 @@ def test_train_only_groups_only_the_matched_parameters_and_stops_the_others_grad
 
 @pytest.mark.parametrize("mode, frozen", [("frozen", True), ("updated", False), ("auto", True)])
 def test_batch_norm_statistics_stay_as_trained_when_frozen_and_learn_otherwise(tmp_path, monkeypatch, mode, frozen):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)
+    without_curves(monkeypatch)
     trainer = Trainer(small_run(tmp_path / "run", batch_norm=mode, lr=1e-6))
     assert trainer.from_trained_weights and trainer.frozen_statistics == frozen
     before = {k: v.clone() for k, v in trainer.network.state_dict().items() if "running_" in k}
@@ -198,7 +198,7 @@ def test_autocast_is_bfloat16_when_asked_and_nothing_otherwise():
 
 
 def test_a_fresh_run_starts_a_new_log_where_a_forced_one_replaces_an_earlier(tmp_path, monkeypatch):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)
+    without_curves(monkeypatch)
     (tmp_path / "run" / "last").mkdir(parents=True)
     (tmp_path / "run" / "log.jsonl").write_text(json.dumps({"epoch": 7, "loss": {}}) + "\n")
     result = Trainer(small_run(tmp_path / "run", force=True)).run(progress=False)
@@ -311,7 +311,7 @@ def test_a_step_runs_the_network_under_autocast_when_asked_at_the_scheduled_rate
 
 def test_the_progress_bar_shows_the_epoch_the_batches_and_the_last_steps_loss_and_rate(tmp_path, capsys,
                                                                                       monkeypatch):
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)
+    without_curves(monkeypatch)
     trainer = Recorded(small_run(tmp_path / "run", epochs=1, max_steps=2, lr=0.004, warmup_steps=2))
     trainer.run(progress=True)
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
@@ -330,9 +330,8 @@ def test_a_world_of_two_wraps_the_network_for_distributed_steps_and_averages_the
 
     from manypose.train.distributed import World
 
-    monkeypatch.setattr("manypose.train.loop.plot_curves", lambda log, path: False)
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
-    try:
+    without_curves(monkeypatch)
+    with group_of_one(tmp_path / "store"):
         trainer = Recorded(small_run(tmp_path / "run", max_steps=1))
         trainer.world = World(0, 2, 0)
         kinds = []
@@ -345,9 +344,6 @@ def test_a_world_of_two_wraps_the_network_for_distributed_steps_and_averages_the
         trainer._train_step = recorded_step
         result = trainer.run(progress=False)
         assert kinds == [DistributedDataParallel] and not dist.is_initialized()  # the run left the world
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
     (_, items), = trainer.recorded
     assert list(result.log[0]["loss"].values()) == pytest.approx((items / 2).tolist(), rel=1e-6)
 
