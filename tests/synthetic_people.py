@@ -43,6 +43,13 @@ class Walker:
         return keypoints, box
 
 
+def person(corner, pose=STANDING, height=200.0, confidence=0.9):
+    """Keypoints and box of a person whose box's top left is at `corner`."""
+    corner = np.asarray(corner, dtype=np.float64)
+    keypoints = np.concatenate([corner + pose * height, np.full((len(pose), 1), confidence)], axis=1)
+    return keypoints, np.concatenate([corner, corner + [WIDTH * height, height]])
+
+
 def sequence(walkers, seconds: float, fps: float, jitter: float = 0.0, miss_rate: float = 0.0,
              low_score_rate: float = 0.0, seed: int = 0):
     """[(timestamp, Poses, identities)] per frame: the poses of the people visible, each missed

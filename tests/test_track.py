@@ -13,7 +13,7 @@ from manypose.skeleton import COCO17
 from manypose.similarity import object_keypoint_similarity, pose_similarity
 from manypose.track import OneEuroFilter, PoseTracker, Track, TrackerOptions
 
-from synthetic_people import STANDING, WIDTH, Walker, poses_of, sequence
+from synthetic_people import STANDING, WIDTH, Walker, person, poses_of, sequence
 
 
 def run_tracker(frames, options=None):
@@ -325,13 +325,6 @@ def test_a_track_predicts_along_its_velocity():
     np.testing.assert_array_equal(predicted_keypoints[:, 2], keypoints[:, 2])
     np.testing.assert_allclose(predicted_box, [150, 75, 230, 275])
     np.testing.assert_array_equal(track.keypoints, keypoints)  # the track itself stays put
-
-
-def person(corner, pose=STANDING, height=200.0, confidence=0.9):
-    """Keypoints and box of a person whose box's top left is at `corner`."""
-    corner = np.asarray(corner, dtype=np.float64)
-    keypoints = np.concatenate([corner + pose * height, np.full((len(pose), 1), confidence)], axis=1)
-    return keypoints, np.concatenate([corner, corner + [WIDTH * height, height]])
 
 
 def test_a_tracks_velocity_is_its_first_step_then_a_running_mean():

@@ -7,7 +7,7 @@ import pytest
 from manypose.skeleton import COCO17
 from manypose.track import PoseTracker, TrackerOptions
 
-from synthetic_people import Walker, sequence
+from synthetic_people import Walker, person, poses_of, sequence
 
 RED_BLUE, GREEN_YELLOW = ((0, 0, 200), (200, 0, 0)), ((0, 200, 0), (0, 220, 220))
 FPS = 10
@@ -71,23 +71,23 @@ def test_appearance_options_are_checked():
         TrackerOptions(appearance="yes")
 
 
-def test_a_second_box_on_part_of_a_followed_person_starts_no_rival_track():
-    from manypose.poses import Poses
-
-    from synthetic_people import poses_of
-
+@pytest.mark.parametrize("max_inside, tracks", [(0.7, 1), (0.9, 2)])
+def test_a_second_box_on_part_of_a_followed_person_starts_no_rival_track(max_inside, tracks):
+    # its keypoints are off (so it is not merged as a duplicate), but 83% of its box lies
+    # within the followed person's: it starts no track of its own, unless max_inside lets it
     walker = Walker(1, (200, 300), (0, 0))
     frames = sequence([walker], seconds=0.5, fps=FPS)
-    tracker = PoseTracker(COCO17, TrackerOptions(confirm_frames=1))
+    tracker = PoseTracker(COCO17, TrackerOptions(confirm_frames=1, max_inside=max_inside))
     for time, poses, _ in frames[:3]:
         tracker.update(poses, time)
     keypoints, box = walker.pose(0.3, np.random.default_rng(0), 0.0)
     upper_half = box.copy()
     upper_half[3] = (box[1] + box[3]) / 2
-    doubled = poses_of([(keypoints, box), (keypoints, upper_half)], [0.9, 0.8])
-    assert isinstance(doubled, Poses) and len(doubled) == 2
-    assert tracker.update(doubled, 0.3).track_ids.tolist() == [1]
-    assert len(tracker.tracks) == 1
+    upper_half[0] -= 0.2 * (box[2] - box[0])
+    doubled = poses_of([(keypoints, box), (keypoints + [0, 40, 0], upper_half)], [0.9, 0.8])
+    assert len(doubled) == 2
+    assert len(tracker.update(doubled, 0.3)) == tracks
+    assert len(tracker.tracks) == tracks
 
 
 def test_matching_compares_the_keypoints_as_found_not_the_smoothed_ones():
@@ -101,3 +101,81 @@ def test_matching_compares_the_keypoints_as_found_not_the_smoothed_ones():
     assert not np.allclose(reported.keypoints[0, :, :2], found[:, :2], atol=0.5)  # smoothed
     predicted, _ = track.predicted(frames[-1][0])
     assert np.allclose(predicted[:, :2], found[:, :2])
+
+
+def cut_by_an_obstacle(keypoints, box, edge: float):
+    """A person's keypoints and box with everything right of `edge` hidden: those keypoints
+    unsure, the box ending at the edge."""
+    keypoints, box = keypoints.copy(), box.copy()
+    keypoints[keypoints[:, 0] > edge, 2] = 0.1
+    box[2] = min(box[2], edge)
+    return keypoints, box
+
+
+@pytest.mark.parametrize("hidden_keypoints, speed", [(0, 150.0), (15, 75.0)])
+def test_a_person_walking_behind_an_obstacle_moves_at_their_keypoints_speed(hidden_keypoints, speed):
+    # 15 px right in a tenth of a second while an obstacle cuts off their front: the keypoints
+    # still seen say 150 px/s, the box's centre 75; with fewer than three keypoints seen, the box decides
+    keypoints, box = person((200, 300))
+    moved, moved_box = cut_by_an_obstacle(keypoints + [15, 0, 0], box + [15, 0, 15, 0], edge=box[2])
+    moved[np.argsort(moved[:, 0])[:hidden_keypoints], 2] = 0.1
+    tracker = PoseTracker(COCO17)
+    tracker.update(poses_of([(keypoints, box)], [0.9]), 0.0)
+    tracker.update(poses_of([(moved, moved_box)], [0.9]), 0.1)
+    np.testing.assert_allclose(tracker.tracks[0].velocity, [speed, 0], atol=1e-3)
+
+
+def test_a_narrow_person_back_from_behind_a_pillar_is_within_reach_of_their_height():
+    # seen last as a sliver 40 px wide and 200 tall (as large as a square of 89 px), back 0.6 s
+    # later 250 px away: within reach of their height (200 x 1.6), not of the square's (143)
+    frames = sequence([Walker(1, (200, 300), (0, 0), leave=1.0), Walker(1, (450, 300), (0, 0), enter=1.5)],
+                      seconds=2.0, fps=FPS)
+    for _, poses, _ in frames:
+        poses.boxes[:, 2] = poses.boxes[:, 0] + 40
+    before, after = ids_before_and_after(frames, rendered(frames, {1: RED_BLUE}), TrackerOptions())
+    assert len(before) == len(after) == 1 and before == after
+
+
+def upper_body(keypoints, box):
+    """The part of a person above the hips, as a decoder may find it beside the whole."""
+    keypoints, box = keypoints.copy(), box.copy()
+    box[3] = box[1] + 0.55 * (box[3] - box[1])
+    keypoints[11:, 2] = 0.1
+    return keypoints, box
+
+
+@pytest.mark.parametrize("part_first", [True, False])
+def test_a_part_of_a_person_found_twice_is_reported_once_with_the_better_score(part_first):
+    whole = person((200, 300))
+    found = [upper_body(*whole), whole] if part_first else [whole, upper_body(*whole)]
+    scores = [0.8, 0.3] if part_first else [0.3, 0.8]
+    reported = PoseTracker(COCO17).update(poses_of(found, scores), 0.0)
+    assert reported.track_ids.tolist() == [1]
+    np.testing.assert_allclose(reported.boxes[0], whole[1])
+    np.testing.assert_allclose(reported.keypoints[0], whole[0])
+    assert reported.scores[0] == pytest.approx(0.8)
+
+
+def test_a_doubtful_whole_person_with_a_sure_part_starts_a_track():
+    whole = person((200, 300))
+    tracker = PoseTracker(COCO17)  # 0.15 alone is below high_score: it could not start one
+    reported = tracker.update(poses_of([whole, upper_body(*whole)], [0.15, 0.6]), 0.0)
+    assert len(reported) == 1 and len(tracker.tracks) == 1
+    np.testing.assert_allclose(reported.boxes[0], whole[1])
+
+
+def test_someone_behind_another_person_is_not_taken_for_their_part():
+    # a smaller box wholly inside a taller person's, with keypoints of its own
+    front, behind = person((200, 300), height=240), person((205, 330), height=200)
+    reported = PoseTracker(COCO17).update(poses_of([front, behind], [0.9, 0.9]), 0.0)
+    assert len(reported) == 2
+
+
+@pytest.mark.parametrize("inside, people", [(0.75, 2), (0.85, 1)])
+def test_a_box_with_the_same_keypoints_is_a_duplicate_when_mostly_inside(inside, people):
+    keypoints, box = person((200, 300))
+    other = box.copy()
+    other[3] = box[1] + 0.6 * (box[3] - box[1])  # the upper 60 %, shifted down so that `inside` of it is in
+    other[[1, 3]] += (1 - inside) * (other[3] - other[1]) + box[3] - other[3]
+    reported = PoseTracker(COCO17).update(poses_of([(keypoints, box), (keypoints, other)], [0.9, 0.5]), 0.0)
+    assert len(reported) == people

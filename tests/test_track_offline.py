@@ -57,6 +57,15 @@ def test_tracks_that_look_otherwise_or_are_out_of_reach_stay_apart():
     assert ids(refine_tracks(far, times, {1: RED, 2: RED}))[20] == [2]
 
 
+def test_a_narrow_person_is_joined_within_reach_of_their_height():
+    # last seen as a sliver 10 px wide and 100 tall (as large as a square of 32 px), back 0.9 s
+    # later 120 px on: within reach of their height (100 x 1.9), not of the square's (60)
+    frames, times = recording({1: walking(range(0, 10), speed=0), 2: walking(range(19, 30), speed=0, start=220)}, 30)
+    for poses in frames[:10]:
+        poses.boxes[:, 2] = poses.boxes[:, 0] + 10
+    assert ids(refine_tracks(frames, times, {1: RED, 2: RED}))[20] == [1]
+
+
 def test_two_people_hidden_together_are_joined_each_to_their_own_continuation():
     # 1 walks right, 3 walks left; hidden together; 2 and 4 come out on their headings
     sightings = {1: walking(range(0, 8), 10, 100), 3: walking(range(0, 8), -10, 600),

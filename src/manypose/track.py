@@ -4,8 +4,10 @@
 confident people first, then the doubtful ones against the tracks still unmatched, so a person
 whose score dips (motion blur, partial occlusion) keeps the track instead of being dropped.
 Similarity is the mean of OKS (the keypoints, scaled by the person's size) and box IoU against
-each track's constant-velocity prediction, blended with appearance (colour histograms of torso
-and legs, see manypose.appearance) where the frame is given, assigned with the Hungarian method.
+each track's constant-velocity prediction (velocity from the keypoints, which an obstacle cutting
+the box does not move), blended with appearance (colour histograms of torso and legs, see
+manypose.appearance) where the frame is given, assigned with the Hungarian method. A part of a
+person found beside the whole (a box mostly inside a larger one, with the same keypoints) counts once.
 A track is tentative until seen in `confirm_frames` frames running, then confirmed (it gets an id
 and is reported), lost while unseen (kept `max_lost_frames` frames, so a person hidden for a while
 keeps the id), then removed. A lost track is taken up again by a person who looks like it and is
@@ -15,19 +17,21 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .appearance import DESCRIPTOR_SIZE, appearance_descriptors, appearance_similarity
-from .decoders.nms import box_intersection, box_iou, box_scale
+from .decoders.nms import box_extent, box_iou, box_scale, box_share_inside
 from .option_checks import check_number, check_switch, check_whole_number
 from .poses import Poses
-from .similarity import pose_similarity
+from .similarity import object_keypoint_similarity, pose_similarity
 from .skeleton import Skeleton
 
 TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
+DUPLICATE_INSIDE, DUPLICATE_OKS = 0.8, 0.7  # a box this much inside another, keypoints this alike: one person
+MIN_SHARED_KEYPOINTS = 3  # keypoints seen in both frames from which they tell the motion
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class TrackerOptions:
     appearance: bool = True          # colours of torso and legs help tell people apart (needs the frames)
     appearance_weight: float = 0.3   # how much unlike looks discount the motion similarity
     reid_similarity: float = 0.75    # the appearance from which a lost track is taken up again
-    reid_reach: float = 1.0          # how far from its prediction: person sizes, plus this many per second lost
+    reid_reach: float = 1.0          # how far from its prediction: person heights, plus this many per second lost
     max_crowding: float = 0.3        # a person overlapping another more (box IoU) does not update its looks
     max_inside: float = 0.7          # a new person with more of their box inside a followed one's starts no track
 
@@ -146,6 +150,7 @@ class PoseTracker:
         """The frame's tracked people; `image`, the frame the poses were found in, lets
         appearance help (see TrackerOptions.appearance)."""
         options = self.options
+        poses = self._without_duplicates(poses)
         high = np.flatnonzero(poses.scores >= options.high_score)
         low = np.flatnonzero((poses.scores >= options.low_score) & (poses.scores < options.high_score))
         active = [t for t in self.tracks if t.state != TENTATIVE]
@@ -170,15 +175,32 @@ class PoseTracker:
         self._started = self._started or bool(born)
         return self._report(poses, matched + list(zip(born, high_left)))
 
+    def _without_duplicates(self, poses: Poses) -> Poses:
+        """One person per body: a box mostly inside a larger one whose keypoints agree with it is
+        the same person found twice (box suppression keeps the part of a person that an obstacle
+        or another person leaves whole); the larger box stays, with the higher score of the two."""
+        if len(poses) < 2:
+            return poses
+        inside = box_share_inside(poses.boxes[:, None], poses.boxes[None])
+        areas = np.prod(poses.boxes[:, 2:] - poses.boxes[:, :2], axis=-1)
+        oks, shared = object_keypoint_similarity(poses.keypoints, poses.boxes, poses.keypoints,
+                                                 self.skeleton.sigmas, self.keypoint_threshold)
+        same = (inside >= DUPLICATE_INSIDE) & shared & (oks >= DUPLICATE_OKS) & (areas[:, None] < areas[None])
+        if not same.any():
+            return poses
+        scores = poses.scores.copy()
+        for part, whole in zip(*np.nonzero(same)):
+            scores[whole] = max(scores[whole], poses.scores[part])
+        kept = np.flatnonzero(~same.any(axis=1))
+        return replace(poses, keypoints=poses.keypoints[kept], scores=scores[kept], boxes=poses.boxes[kept])
+
     def _not_inside(self, people, followed, poses: Poses):
         """The people who may start a track: not a part of someone followed in this frame (a
         second box on the half of a person that an obstacle cuts off would start a rival track)."""
         if len(people) == 0 or len(followed) == 0:
             return people
-        boxes = poses.boxes[people]
-        inside = box_intersection(boxes[:, None], poses.boxes[followed][None])
-        areas = np.maximum(np.prod(boxes[:, 2:] - boxes[:, :2], axis=-1), 1e-9)
-        return np.asarray(people)[(inside / areas[:, None]).max(axis=1) < self.options.max_inside]
+        inside = box_share_inside(poses.boxes[people][:, None], poses.boxes[followed][None])
+        return np.asarray(people)[inside.max(axis=1) < self.options.max_inside]
 
     def _frame_looks(self, poses: Poses, image):
         """The people's appearance descriptors and whether each is clear of the others, or None
@@ -222,7 +244,7 @@ class PoseTracker:
         """(lost tracks, people) appearance similarity, 0 beyond reach of where each track was heading."""
         looks, known = self._looks(tracks, people, frame)
         lost_seconds = np.array([timestamp - t.time for t in tracks])[:, None]
-        reach = np.array([t.scale for t in tracks])[:, None] * (1 + self.options.reid_reach * lost_seconds)
+        reach = np.array([box_extent(t.box) for t in tracks])[:, None] * (1 + self.options.reid_reach * lost_seconds)
         predicted = np.stack([t.predicted(timestamp)[1] for t in tracks])
         centres = (poses.boxes[people, :2] + poses.boxes[people, 2:]) / 2
         distance = np.linalg.norm((predicted[:, None, :2] + predicted[:, None, 2:]) / 2 - centres[None], axis=-1)
@@ -239,7 +261,7 @@ class PoseTracker:
         box = poses.boxes[person].astype(np.float64)
         elapsed = timestamp - track.time
         if elapsed > 0:
-            moved = ((box[:2] + box[2:]) - (track.box[:2] + track.box[2:])) / 2 / elapsed
+            moved = self._displacement(track, poses.keypoints[person], box) / elapsed
             track.velocity = moved if track.hits == 1 else 0.5 * (track.velocity + moved)
         track.box = box
         track.keypoints = self._smoothed(track, poses.keypoints[person], timestamp)
@@ -250,6 +272,16 @@ class PoseTracker:
         self._remember_looks(track, person, frame)
         if track.state == LOST or (track.state == TENTATIVE and track.hits >= self.options.confirm_frames):
             self._confirm(track)
+
+    def _displacement(self, track: Track, keypoints: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """How far the person moved since the track last saw them: the median shift of the
+        keypoints seen both times (a box cut by an obstacle shrinks and its centre moves where
+        the person does not), else the box centre's shift."""
+        before = track.keypoints if track.seen is None else track.seen
+        both = (before[:, 2] >= self.keypoint_threshold) & (keypoints[:, 2] >= self.keypoint_threshold)
+        if both.sum() >= MIN_SHARED_KEYPOINTS:
+            return np.median(keypoints[both, :2] - before[both, :2], axis=0)
+        return ((box[:2] + box[2:]) - (track.box[:2] + track.box[2:])) / 2
 
     def _smoothed(self, track: Track, keypoints: np.ndarray, timestamp: float) -> np.ndarray:
         keypoints = keypoints.astype(np.float64)

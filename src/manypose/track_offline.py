@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.signal import butter, filtfilt
 
-from .decoders.nms import box_scale
+from .decoders.nms import box_extent
 from .option_checks import check_number
 from .poses import Poses
 
@@ -32,7 +32,7 @@ VELOCITY_FRAMES = 5    # the last sightings a track's heading is measured over
 class OfflineOptions:
     max_gap_seconds: float = 3.0           # tracks further apart in time are never joined
     min_link_looks: float = 0.7            # how alike two tracks must look to be joined
-    link_reach: float = 1.0                # person sizes from the heading, plus this many per second of gap
+    link_reach: float = 1.0                # person heights from the heading, plus this many per second of gap
     max_interpolated_seconds: float = 1.0  # longer gaps are left empty
     smoothing_hz: float = 2.0              # cutoff of the forward-backward low-pass; 0: no smoothing
 
@@ -53,8 +53,8 @@ class Tracklet:
         box = self.people[at][1]
         return (box[:2] + box[2:]) / 2
 
-    def scale(self, at: int) -> float:
-        return box_scale(self.people[at][1])
+    def extent(self, at: int) -> float:
+        return box_extent(self.people[at][1])
 
 
 def refine_tracks(frames: list[Poses], timestamps, looks: dict, options: OfflineOptions = OfflineOptions()) -> list[Poses]:
@@ -113,7 +113,7 @@ def _link_score(earlier: Tracklet, later: Tracklet, times, looks: dict, options:
         return -np.inf
     heading = _velocity(earlier, times)
     expected = earlier.centre(-1) + heading * gap
-    reach = earlier.scale(-1) * (1 + options.link_reach * gap)
+    reach = earlier.extent(-1) * (1 + options.link_reach * gap)
     distance = float(np.linalg.norm(later.centre(0) - expected))
     return -np.inf if distance > reach else alike - 0.5 * distance / reach
 

@@ -1,7 +1,7 @@
 """Box IoU and NMS against hand-computed values."""
 import numpy as np
 
-from manypose.decoders.nms import box_iou, nms
+from manypose.decoders.nms import box_extent, box_iou, box_share_inside, nms
 
 
 def test_iou_of_rectangles_by_hand():
@@ -34,3 +34,16 @@ def test_nms_breaks_score_ties_by_input_order():
     boxes = np.stack([np.arange(200) * 20.0, np.zeros(200), np.arange(200) * 20.0 + 10, np.full(200, 10.0)], 1)
     expected = sorted(range(200), key=lambda i: -scores[i])  # Python's sort is stable
     assert nms(boxes, scores, iou_threshold=0.5, max_keep=200).tolist() == expected
+
+
+def test_box_share_inside_is_the_part_of_each_first_box_within_the_second():
+    small, large = np.array([0, 0, 2, 4.0]), np.array([1, 0, 5, 4.0])
+    assert box_share_inside(small, large) == 0.5
+    assert box_share_inside(large, small) == 0.25
+    np.testing.assert_allclose(box_share_inside(np.stack([small, large])[:, None], large[None]), [[0.5], [1.0]])
+    assert box_share_inside(np.array([1, 1, 1, 3.0]), large) == 0.0  # no area: nothing inside, no division by 0
+
+
+def test_box_extent_is_the_longer_side():
+    assert box_extent(np.array([10, 20, 14, 120.0])) == 100.0
+    assert box_extent(np.array([10, 20, 210, 120.0])) == 200.0

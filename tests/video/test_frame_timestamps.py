@@ -105,16 +105,21 @@ def test_frames_are_tracked_at_their_own_timestamps_whatever_the_fps(estimator, 
 
 
 def test_the_tracks_velocity_is_in_pixels_per_second_of_the_frames_times(estimator, clip, raw_poses, monkeypatch):
-    # box centres' steps times fps: the first step as it is, then a running mean with each next
+    # the keypoints' median step times fps: the first step as it is, then a running mean with each next
     trackers = []
     new_tracker = PoseEstimator.new_tracker
     monkeypatch.setattr(PoseEstimator, "new_tracker", lambda self: trackers.append(new_tracker(self)) or trackers[-1])
-    boxes = [p.boxes[np.argmax(p.scores)].astype(np.float64) for p in raw_poses]  # as the tracker takes them
-    centres = [(box[:2] + box[2:]) / 2 for box in boxes]
+    people = [p.keypoints[np.argmax(p.scores)].astype(np.float64) for p in raw_poses]  # as the tracker takes them
+    threshold = estimator.keypoint_threshold
+
+    def step(before, after):
+        both = (before[:, 2] >= threshold) & (after[:, 2] >= threshold)
+        return np.median(after[both, :2] - before[both, :2], axis=0)
+
     for fps in (10, 30):
         list(estimator.track(clip, fps=fps))
-        velocity = (centres[1] - centres[0]) * fps
-        for before, after in zip(centres[1:], centres[2:]):
-            velocity = 0.5 * (velocity + (after - before) * fps)
+        velocity = step(people[0], people[1]) * fps
+        for before, after in zip(people[1:], people[2:]):
+            velocity = 0.5 * (velocity + step(before, after) * fps)
         np.testing.assert_allclose(trackers[-1].tracks[0].velocity, velocity, rtol=1e-5)
         assert velocity[0] == pytest.approx(STEP * fps, rel=0.1)  # the astronaut's own speed

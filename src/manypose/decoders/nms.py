@@ -16,6 +16,18 @@ def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
 
 
+def box_share_inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The share of each `a` box's area that lies inside `b`, broadcast like box_iou."""
+    area_a = np.prod(a[..., 2:] - a[..., :2], axis=-1)
+    return box_intersection(a, b) / np.maximum(area_a, 1e-9)
+
+
+def box_extent(box: np.ndarray) -> float:
+    """The longer side of an x1, y1, x2, y2 box: a person's height, which an obstacle beside
+    them does not cut."""
+    return float(max(box[2:] - box[:2]))
+
+
 def box_scale(box: np.ndarray) -> float:
     """The side of the square as large as an x1, y1, x2, y2 box (at least 1 pixel)."""
     width, height = box[2:] - box[:2]
