@@ -237,12 +237,13 @@ def test_tracker_options_accept_their_bounds():
     TrackerOptions(low_score=0.0)
     TrackerOptions(low_score=0.5, high_score=0.5)
     TrackerOptions(high_score=1.0)
-    TrackerOptions(confirm_frames=1, max_lost_frames=0)
+    TrackerOptions(confirm_frames=1, max_lost_frames=0, reid_wait_frames=0)
     TrackerOptions(beta=0.0)
 
 
 @pytest.mark.parametrize("options", [dict(high_score=1.5), dict(low_score=-0.1), dict(confirm_frames=0),
-                                     dict(max_lost_frames=-1), dict(beta=-0.5), dict(min_cutoff_hz=-1.0)])
+                                     dict(max_lost_frames=-1), dict(beta=-0.5), dict(min_cutoff_hz=-1.0),
+                                     dict(reid_wait_frames=-1), dict(reid_wait_frames=2.5)])
 def test_tracker_options_refuse_values_past_their_bounds(options):
     with pytest.raises(ValueError):
         TrackerOptions(**options)

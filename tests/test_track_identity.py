@@ -179,3 +179,48 @@ def test_a_box_with_the_same_keypoints_is_a_duplicate_when_mostly_inside(inside,
     other[[1, 3]] += (1 - inside) * (other[3] - other[1]) + box[3] - other[3]
     reported = PoseTracker(COCO17).update(poses_of([(keypoints, box), (keypoints, other)], [0.9, 0.5]), 0.0)
     assert len(reported) == people
+
+
+def back_with_a_sliver_first(clothes_first):
+    """Seen standing until 1 s, back at 1.5 s 250 px on (within reach, beyond motion), first
+    dressed in `clothes_first` (as a sliver coming out from behind an obstacle looks) for three
+    frames, then in their own clothes."""
+    walkers = [Walker(1, (200, 300), (0, 0), leave=1.0), Walker(3, (450, 300), (0, 0), enter=1.5, leave=1.8),
+               Walker(1, (450, 300), (0, 0), enter=1.8)]
+    frames = sequence(walkers, seconds=2.5, fps=FPS)
+    return frames, rendered(frames, {1: RED_BLUE, 3: clothes_first})
+
+
+@pytest.mark.parametrize("wait, same_id", [(8, True), (0, False)])
+def test_a_new_track_within_reach_of_a_lost_one_waits_for_the_looks_to_tell(wait, same_id):
+    frames, pictures = back_with_a_sliver_first(GREEN_YELLOW)
+    before, after = ids_before_and_after(frames, pictures, TrackerOptions(reid_wait_frames=wait))
+    assert len(before) == len(after) == 1
+    assert (before == after) is same_id
+
+
+def first_reported(frames, pictures, options) -> int:
+    """The frame from which the person who came back is reported."""
+    tracker = PoseTracker(COCO17, options)
+    counts = [len(tracker.update(poses, time, picture)) for (time, poses, _), picture in zip(frames, pictures)]
+    return next(index for index in range(int(1.5 * FPS), len(counts)) if counts[index])
+
+
+@pytest.mark.parametrize("wait", [0, 3])
+def test_someone_else_within_reach_gets_their_own_id_after_the_wait(wait):
+    walkers = [Walker(1, (200, 300), (0, 0), leave=1.0), Walker(2, (450, 300), (0, 0), enter=1.5)]
+    frames = sequence(walkers, seconds=3.0, fps=FPS)
+    pictures = rendered(frames, {1: RED_BLUE, 2: GREEN_YELLOW})
+    options = TrackerOptions(reid_wait_frames=wait)
+    confirm = options.confirm_frames
+    assert first_reported(frames, pictures, options) == int(1.5 * FPS) + confirm - 1 + wait
+    before, after = ids_before_and_after(frames, pictures, options)
+    assert before != after
+
+
+def test_a_newcomer_beyond_reach_of_lost_tracks_does_not_wait():
+    walkers = [Walker(1, (200, 300), (0, 0), leave=1.0), Walker(2, (1500, 300), (0, 0), enter=1.5)]
+    frames = sequence(walkers, seconds=2.5, fps=FPS)
+    options = TrackerOptions(reid_wait_frames=8)
+    assert first_reported(frames, rendered(frames, {1: RED_BLUE, 2: RED_BLUE}), options) == \
+        int(1.5 * FPS) + options.confirm_frames - 1

@@ -11,7 +11,8 @@ person found beside the whole (a box mostly inside a larger one, with the same k
 A track is tentative until seen in `confirm_frames` frames running, then confirmed (it gets an id
 and is reported), lost while unseen (kept `max_lost_frames` frames, so a person hidden for a while
 keeps the id), then removed. A lost track is taken up again by a person who looks like it and is
-within reach of where it would have walked, even where its motion no longer predicts the person.
+within reach of where it would have walked, even where its motion no longer predicts the person;
+a new track within that reach waits a few frames more for its id, until the looks can tell.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class TrackerOptions:
     appearance_weight: float = 0.3   # how much unlike looks discount the motion similarity
     reid_similarity: float = 0.75    # the appearance from which a lost track is taken up again
     reid_reach: float = 1.0          # how far from its prediction: person heights, plus this many per second lost
+    reid_wait_frames: int = 8        # more frames a new track within reach of a lost one waits for its id
     max_crowding: float = 0.3        # a person overlapping another more (box IoU) does not update its looks
     max_inside: float = 0.7          # a new person with more of their box inside a followed one's starts no track
 
@@ -60,6 +62,7 @@ class TrackerOptions:
             raise ValueError(f"low_score ({self.low_score}) must not be above high_score ({self.high_score})")
         check_whole_number("confirm_frames", self.confirm_frames, 1)
         check_whole_number("max_lost_frames", self.max_lost_frames, 0)
+        check_whole_number("reid_wait_frames", self.reid_wait_frames, 0)
         check_switch("smooth", self.smooth)
         check_switch("appearance", self.appearance)
         check_number("reid_reach", self.reid_reach, 0)
@@ -243,12 +246,26 @@ class PoseTracker:
     def _reidentification(self, tracks, people, poses, timestamp, frame) -> np.ndarray:
         """(lost tracks, people) appearance similarity, 0 beyond reach of where each track was heading."""
         looks, known = self._looks(tracks, people, frame)
+        return np.where(known & self._within_reach(tracks, poses.boxes[people], timestamp), looks, 0.0)
+
+    def _within_reach(self, tracks, boxes, timestamp) -> np.ndarray:
+        """(lost tracks, boxes): whether each box's centre is within reach of where each track
+        was heading (its height, plus reid_reach of it per second lost)."""
         lost_seconds = np.array([timestamp - t.time for t in tracks])[:, None]
         reach = np.array([box_extent(t.box) for t in tracks])[:, None] * (1 + self.options.reid_reach * lost_seconds)
         predicted = np.stack([t.predicted(timestamp)[1] for t in tracks])
-        centres = (poses.boxes[people, :2] + poses.boxes[people, 2:]) / 2
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
         distance = np.linalg.norm((predicted[:, None, :2] + predicted[:, None, 2:]) / 2 - centres[None], axis=-1)
-        return np.where(known & (distance <= reach), looks, 0.0)
+        return distance <= reach
+
+    def _may_be_lost(self, track: Track, timestamp: float) -> bool:
+        """Whether a new track may be a lost one coming back (within its reach) whose looks do
+        not tell yet (a person coming out from behind an obstacle shows a sliver first): it
+        waits up to reid_wait_frames for re-identification to take its person."""
+        lost = [t for t in self.tracks if t.state == LOST and t.looks.any()]
+        if track.hits >= self.options.confirm_frames + self.options.reid_wait_frames or not lost:
+            return False
+        return bool(self._within_reach(lost, track.box[None], timestamp).any())
 
     @staticmethod
     def _looks(tracks, people, frame):
@@ -270,7 +287,8 @@ class PoseTracker:
         track.hits += 1
         track.missed = 0
         self._remember_looks(track, person, frame)
-        if track.state == LOST or (track.state == TENTATIVE and track.hits >= self.options.confirm_frames):
+        if track.state == LOST or (track.state == TENTATIVE and track.hits >= self.options.confirm_frames
+                                   and not self._may_be_lost(track, timestamp)):
             self._confirm(track)
 
     def _displacement(self, track: Track, keypoints: np.ndarray, box: np.ndarray) -> np.ndarray:
