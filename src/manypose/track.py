@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .appearance import DESCRIPTOR_SIZE, appearance_descriptors, appearance_similarity
-from .decoders.nms import box_extent, box_iou, box_scale, box_share_inside
+from .decoders.nms import box_area, box_extent, box_iou, box_scale, box_share_inside
 from .option_checks import check_number, check_switch, check_whole_number
 from .poses import Poses
 from .similarity import object_keypoint_similarity, pose_similarity
@@ -121,12 +121,15 @@ class Track:
     looks: np.ndarray = field(default_factory=lambda: np.zeros(DESCRIPTOR_SIZE, np.float32))  # appearance
     seen: np.ndarray | None = None  # the keypoints as last found, unsmoothed: what matching compares
 
+    @property
+    def last_found(self) -> np.ndarray:
+        """The keypoints as last found (smoothing, which lags, is for reporting)."""
+        return self.keypoints if self.seen is None else self.seen
 
     def predicted(self, time: float) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints (as last found: smoothing, which lags, is for reporting) and box moved at the
-        track's velocity to `time`."""
+        """Keypoints as last found and box, moved at the track's velocity to `time`."""
         shift = self.velocity * (time - self.time)
-        keypoints = (self.keypoints if self.seen is None else self.seen).copy()
+        keypoints = self.last_found.copy()
         keypoints[:, :2] += shift
         return keypoints, self.box + np.tile(shift, 2)
 
@@ -185,7 +188,7 @@ class PoseTracker:
         if len(poses) < 2:
             return poses
         inside = box_share_inside(poses.boxes[:, None], poses.boxes[None])
-        areas = np.prod(poses.boxes[:, 2:] - poses.boxes[:, :2], axis=-1)
+        areas = box_area(poses.boxes)
         oks, shared = object_keypoint_similarity(poses.keypoints, poses.boxes, poses.keypoints,
                                                  self.skeleton.sigmas, self.keypoint_threshold)
         same = (inside >= DUPLICATE_INSIDE) & shared & (oks >= DUPLICATE_OKS) & (areas[:, None] < areas[None])
@@ -295,7 +298,7 @@ class PoseTracker:
         """How far the person moved since the track last saw them: the median shift of the
         keypoints seen both times (a box cut by an obstacle shrinks and its centre moves where
         the person does not), else the box centre's shift."""
-        before = track.keypoints if track.seen is None else track.seen
+        before = track.last_found
         both = (before[:, 2] >= self.keypoint_threshold) & (keypoints[:, 2] >= self.keypoint_threshold)
         if both.sum() >= MIN_SHARED_KEYPOINTS:
             return np.median(keypoints[both, :2] - before[both, :2], axis=0)

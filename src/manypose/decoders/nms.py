@@ -16,10 +16,14 @@ def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
 
 
+def box_area(boxes: np.ndarray) -> np.ndarray:
+    """Areas of x1, y1, x2, y2 boxes (the last axis)."""
+    return np.prod(boxes[..., 2:] - boxes[..., :2], axis=-1)
+
+
 def box_share_inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The share of each `a` box's area that lies inside `b`, broadcast like box_iou."""
-    area_a = np.prod(a[..., 2:] - a[..., :2], axis=-1)
-    return box_intersection(a, b) / np.maximum(area_a, 1e-9)
+    return box_intersection(a, b) / np.maximum(box_area(a), 1e-9)
 
 
 def box_extent(box: np.ndarray) -> float:
@@ -38,9 +42,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of x1, y1, x2, y2 boxes, broadcast like arithmetic: one box against (N, 4) boxes
     gives (N,); a[:, None] against b[None] gives the (A, B) matrix."""
     intersection = box_intersection(a, b)
-    area_a = np.prod(a[..., 2:] - a[..., :2], axis=-1)
-    area_b = np.prod(b[..., 2:] - b[..., :2], axis=-1)
-    return intersection / np.maximum(area_a + area_b - intersection, 1e-9)
+    return intersection / np.maximum(box_area(a) + box_area(b) - intersection, 1e-9)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int) -> np.ndarray:
