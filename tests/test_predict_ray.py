@@ -10,7 +10,8 @@ import pytest
 from manypose.cli import main
 from manypose.config import EstimatorConfig
 from manypose.predict import plan_batch
-from manypose.predict_ray import predict_batch_on_ray, worker_config
+from manypose.predict_ray import gpus_per_worker, predict_batch_on_ray, worker_config
+from manypose.runtime.devices import DeviceUnavailable
 from manypose.zoo import DEMO_IMAGE
 
 
@@ -77,7 +78,30 @@ def test_actors_share_the_cores_unless_threads_are_given():
     assert worker_config(EstimatorConfig(threads=1), cpus_per_worker=2.0).threads == 1
 
 
+@pytest.mark.parametrize("device, cluster_gpus, workers, share", [
+    ("cpu", 4, 2, 0), ("auto", 0, 2, 0), ("auto", 2, 2, 1), ("cuda", 4, 2, 1), ("cuda:1", 1, 2, 0.5),
+    ("cuda", 1, 3, 0.3333), ("cuda", 2, 3, 0.6666)])
+def test_actors_ask_ray_for_a_gpu_or_a_share_of_one(device, cluster_gpus, workers, share):
+    assert gpus_per_worker(device, cluster_gpus, workers) == share
+
+
+def test_an_actor_runs_on_the_gpu_ray_shows_it():
+    assert worker_config(EstimatorConfig(device="cuda:1"), cpus_per_worker=1).device == "cuda"
+    assert worker_config(EstimatorConfig(device="auto"), cpus_per_worker=1).device == "auto"
+
+
+def test_cuda_on_a_cluster_without_gpus_is_refused_before_the_actors_start(ray_cluster, mixed_inputs):
+    with pytest.raises(DeviceUnavailable, match="^cuda: the Ray cluster has no GPUs; use --device cpu or auto$"):
+        predict_batch_on_ray(EstimatorConfig(device="cuda"), plan_batch([mixed_inputs]), progress=False)
+
+
 def test_a_worker_that_fails_says_why_in_one_line(ray_cluster, mixed_inputs):
     # a cluster's node without the model: the driver found it, the actor does not
     with pytest.raises(RuntimeError, match=r"^a Ray worker failed: .*ModelNotFound: /nowhere/model: no such"):
         predict_batch_on_ray(EstimatorConfig(model="/nowhere/model"), plan_batch([mixed_inputs]), progress=False)
+
+
+def test_the_driver_prepares_the_model_without_the_gpu_the_actors_ask_for(ray_cluster, mixed_inputs, capsys):
+    # this machine has no CUDA: the refusal must be the cluster's, not the driver's own load
+    assert main(["predict", str(mixed_inputs), "--quiet", "--engine", "ray", "--device", "cuda"]) == 1
+    assert "manypose predict: error: cuda: the Ray cluster has no GPUs" in capsys.readouterr().err

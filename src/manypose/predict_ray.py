@@ -8,7 +8,7 @@ import logging
 import os
 from contextlib import contextmanager
 from dataclasses import replace
-from math import ceil
+from math import ceil, floor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -18,6 +18,7 @@ from .data.images import MAX_PIXELS_ENV
 from .loading import load_config
 from .optional import MissingDependency
 from .predict import Batch, BatchReport, result_entry, write_drawn, write_json
+from .runtime.devices import Device, DeviceUnavailable
 
 INSTALL_HINT = "pip install 'manypose[ray]'"
 BATCH_SIZE = 8  # small batches share out even a folder of a few dozen images between the actors
@@ -77,14 +78,16 @@ def connected(ray, address: str | None):
 def run_on_actors(ray, config: EstimatorConfig, batch: Batch, workers: int, progress: bool, on_error) -> dict:
     """Each file's entry by its index in the batch."""
     quiet_ray_data(ray)
-    cpus_per_worker = ray.cluster_resources().get("CPU", 1) / workers  # fractional on small machines
+    resources = ray.cluster_resources()
+    cpus_per_worker = resources.get("CPU", 1) / workers  # fractional on small machines
+    gpus = gpus_per_worker(config.device, resources.get("GPU", 0), workers)
     rows = [{"index": index, "path": str(path), "overlay": str(batch.overlays[index]) if batch.overlays else ""}
             for index, path in enumerate(batch.files)]
     batch_size = min(BATCH_SIZE, ceil(len(rows) / workers))  # every actor gets work
     dataset = ray.data.from_items(rows, override_num_blocks=ceil(len(rows) / batch_size))
     done = dataset.map_batches(
         PoseActor, fn_constructor_args=(worker_config(config, cpus_per_worker), os.environ.get(MAX_PIXELS_ENV)),
-        batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus_per_worker)
+        batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), **actor_resources(cpus_per_worker, gpus))
     entries = {}
     for row in tqdm(done.iter_rows(), total=len(rows), desc="predict", unit="image",
                     disable=not progress or len(rows) < 2):
@@ -104,8 +107,30 @@ def quiet_ray_data(ray) -> None:
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
 
 
+def gpus_per_worker(device: str, cluster_gpus: float, workers: int) -> float:
+    """The GPUs each actor asks Ray for, so that Ray places it on a node with a GPU and shows it
+    its own: none on the CPU; for cuda (and auto on a cluster with GPUs) one each, or an equal
+    share of one where the actors outnumber the GPUs. cuda on a cluster without GPUs is an error
+    (no silent fall back to the CPU)."""
+    kind = Device.parse(device).kind
+    if kind == "cpu" or (kind == "auto" and not cluster_gpus):
+        return 0
+    if not cluster_gpus:
+        raise DeviceUnavailable(f"{device}: the Ray cluster has no GPUs; use --device cpu or auto")
+    return floor(min(1.0, cluster_gpus / workers) * 1e4) / 1e4  # Ray takes shares to 4 decimals
+
+
+def actor_resources(cpus: float, gpus: float) -> dict:
+    """What an actor asks Ray for: its GPU share where it has one (Ray Data calls asking for both
+    experimental), else its CPU share."""
+    return {"num_gpus": gpus} if gpus else {"num_cpus": cpus}
+
+
 def worker_config(config: EstimatorConfig, cpus_per_worker: float) -> EstimatorConfig:
-    """Threads left unset mean one per core of the machine; an actor takes its share instead."""
+    """Threads left unset mean one per core of the machine; an actor takes its share instead.
+    An actor sees only the GPU Ray gave it, as its first: cuda:N becomes cuda there."""
+    if Device.parse(config.device).kind == "cuda":
+        config = replace(config, device="cuda")
     if config.threads is not None:
         return config
     return replace(config, threads=max(1, int(cpus_per_worker)))

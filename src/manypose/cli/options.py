@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from ..decoders.options import DecoderOptions
 from ..runtime import BACKENDS, DEFAULT_BACKEND, PRECISIONS, check_threads
@@ -130,14 +131,16 @@ def config_from_args(args, tracker: TrackerOptions | None = None):
         overwrite_tolerance_fraction=args.overwrite_tol_fraction, keypoint_objects=args.keypoint_objects)
 
 
-def estimator_from_args(args, tracker: TrackerOptions | None = None):
+def estimator_from_args(args, tracker: TrackerOptions | None = None, device: str | None = None):
+    """The estimator the options describe, on `device` in place of --device where given."""
     from ..data.images import MAX_PIXELS_ENV
     from ..loading import load_config
 
     if args.max_image_pixels:
         os.environ[MAX_PIXELS_ENV] = str(args.max_image_pixels)
-    estimator = load_config(config_from_args(args, tracker))
-    if args.device != "cpu":  # say where auto and a GPU ended up
+    config = config_from_args(args, tracker)
+    estimator = load_config(replace(config, device=device) if device else config)
+    if (device or args.device) != "cpu":  # say where auto and a GPU ended up
         print(f"manypose: {estimator.backend.name} runs on {estimator.backend.device}", file=sys.stderr)
     return estimator
 

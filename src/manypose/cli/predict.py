@@ -30,7 +30,8 @@ def add(commands) -> None:
                         "or HEAD:6379 (default: a local cluster started for this run)")
     p.add_argument("--workers", type=positive_int, metavar="N",
                    help="with --engine ray: how many actors, each with one estimator and an equal share of "
-                        "the cluster's CPUs (default 1)")
+                        "the cluster's CPUs and, with --device cuda (or auto on a cluster with GPUs), a GPU "
+                        "or an equal share of one (default 1)")
     p.set_defaults(run=run)
 
 
@@ -65,7 +66,8 @@ def _refuse_ray_options_without_ray(args) -> None:
 
 def _engine(args):
     """The run of a planned batch by the engine asked for. Both load the model here first: a bad
-    model fails before a cluster starts, and the actors on this machine find it prepared."""
+    model fails before a cluster starts, and the actors on this machine find it prepared (on the
+    CPU for Ray: the GPUs asked for are the actors', not this machine's)."""
     from functools import partial
 
     from ..predict import predict_batch
@@ -75,7 +77,7 @@ def _engine(args):
     from ..predict_ray import import_ray, predict_batch_on_ray
 
     import_ray()
-    estimator_from_args(args)
+    estimator_from_args(args, device="cpu")
     return partial(predict_batch_on_ray, config_from_args(args), workers=args.workers or 1, address=args.address)
 
 
