@@ -3,15 +3,20 @@ latency and network for full and reduced JPEG decoding, beside Ultralytics' pipe
 same files, and dev AP with both decodings (same model, the enlarged annotations).
 
     python benchmarks/large_images.py [--images 8] [--rounds 2] [--ap-images 79] [--ap-sizes dev,12MP]
+                                      [--ap-variants 1] [--ap-on-train]
 
 The bundled model in float32 and INT8 (onnxruntime), on the 640-pixel dev images as they are
 (the baseline) and enlarged. The enlarged JPEGs (quality 92, long side 4032 and 8064: 4032 x 3024 and 8064 x 6048 for the
-4:3 images) are written once to a cache folder (--cache). Ultralytics runs in the peers venv
-(../shared/peers/setup_peers.sh); without it its columns are left out. The last line is JSON.
+4:3 images) are written once to a cache folder (--cache). With --ap-variants K, AP is the mean
+over K enlargements of each scored image (each 64 pixels shorter than the last, JPEG quality 92,
+88, 95 in turn): the pixel-level luck of one enlargement averages out, the luck of the images
+scored does not. Ultralytics runs in the peers venv (../shared/peers/setup_peers.sh); without it
+its columns are left out. The last line is JSON.
 """
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +35,12 @@ from manypose.evaluate import coco_keypoint_stats, load_coco
 
 SIZES = {"12MP": 4032, "48MP": 8064}  # long side
 EVAL_SCORE = 0.01  # manypose eval's score threshold
-def enlarged_set(cache: Path, label: str, long_side: int, files: list[Path]) -> Path:
-    """The files enlarged (cubic) to `long_side`, as JPEGs of quality 92, made once."""
+VARIANT_QUALITIES = (92, 88, 95)
+VARIANT_STEP = 64  # pixels off the long side from one variant to the next
+
+
+def enlarged_set(cache: Path, label: str, long_side: int, files: list[Path], quality: int = 92) -> Path:
+    """The files enlarged (cubic) to `long_side`, as JPEGs of `quality`, made once."""
     folder = cache / label
     folder.mkdir(parents=True, exist_ok=True)
     for path in tqdm(files, desc=f"enlarging to {label}", unit="image"):
@@ -41,7 +50,7 @@ def enlarged_set(cache: Path, label: str, long_side: int, files: list[Path]) -> 
             factor = long_side / max(image.shape[:2])
             size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
             cv2.imwrite(str(target), cv2.resize(image, size, interpolation=cv2.INTER_CUBIC),
-                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+                        [cv2.IMWRITE_JPEG_QUALITY, quality])
     return folder
 
 
@@ -91,17 +100,31 @@ def ultralytics_speed(args, folder: Path) -> dict | None:
     return last_line_json(done.stdout)
 
 
-def scored_set(args, label: str, annotations: Path, images: Path):
+def scored_set(args, label: str, annotations: Path, images: Path, variant: int = 0):
     """The annotations and folder AP is scored on: the first --ap-images images, enlarged to
-    `label`'s size or as they are ("dev")."""
+    `label`'s size (less `variant` steps) or as they are ("dev")."""
     coco = load_coco(annotations)
     first = sorted(coco.imgs)[:args.ap_images]
     files = [images / coco.imgs[i]["file_name"] for i in first]
     if label == "dev":
         folder = linked_set(args.cache / f"{images.name}-{args.ap_images}", files)
     else:
-        folder = enlarged_set(args.cache / images.name, label, SIZES[label], files)
+        name = label if variant == 0 else f"{label}-variant{variant}"
+        folder = enlarged_set(args.cache / images.name, name, SIZES[label] - VARIANT_STEP * variant, files,
+                              VARIANT_QUALITIES[variant % len(VARIANT_QUALITIES)])
     return enlarged_annotations(folder, args.ap_images, annotations), folder
+
+
+def variants_ap(args, evaluated, label: str, annotations: Path, images: Path) -> dict:
+    """AP with both decodings, the mean over --ap-variants enlargements (one for "dev", which
+    is not enlarged), each variant's and the spread of their differences."""
+    count = 1 if label == "dev" else args.ap_variants
+    each = [scored_ap(evaluated, *scored_set(args, label, annotations, images, k)) for k in range(count)]
+    figures = {mode: round(statistics.mean(ap[mode] for ap in each), 4) for mode in ("reduced", "full")}
+    if count > 1:
+        differences = [ap["reduced"] - ap["full"] for ap in each]
+        figures |= {"variants": each, "difference_sd": round(statistics.stdev(differences), 4)}
+    return figures
 
 
 def linked_set(folder: Path, files: list[Path]) -> Path:
@@ -125,6 +148,8 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=8, help="dev images timed per size (default 8)")
     parser.add_argument("--ap-images", type=int, default=79, help="dev images scored for AP (default all 79)")
     parser.add_argument("--ap-sizes", default="dev,12MP", help="sets scored for AP (default dev,12MP; also 48MP)")
+    parser.add_argument("--ap-variants", type=int, default=1,
+                        help="enlargements of each scored image, AP their mean (default 1)")
     parser.add_argument("--ap-on-train", action="store_true",
                         help="score AP on the first --ap-images train images instead of the dev images "
                              "(a check on images that played no part in the choice)")
@@ -148,7 +173,7 @@ def main() -> int:
         figures[label] = speeds(args, estimators, folder, ("reduced",) if label == "dev" else ("full", "reduced"))
     evaluated = estimators["fp32"].reconfigured(decoder=DecoderOptions.from_given(score_threshold=EVAL_SCORE))
     for label in ap_sizes:
-        figures[label]["AP"] = scored_ap(evaluated, *scored_set(args, label, scored_annotations, scored_images))
+        figures[label]["AP"] = variants_ap(args, evaluated, label, scored_annotations, scored_images)
     report(figures)
     print(json.dumps(figures))
     return 0
@@ -173,8 +198,10 @@ def report(figures: dict) -> None:
     for label in ("dev", *SIZES):
         if "AP" in figures[label]:
             ap = figures[label]["AP"]
+            spread = f" (mean of {len(ap['variants'])} enlargements; sd of the difference " \
+                     f"{ap['difference_sd']:.4f})" if "variants" in ap else ""
             print(f"AP on {label}, {figures['AP images']} (score threshold {EVAL_SCORE}, as eval): "
-                  f"reduced decoding {ap['reduced']:.4f}, full decoding {ap['full']:.4f}")
+                  f"reduced decoding {ap['reduced']:.4f}, full decoding {ap['full']:.4f}{spread}")
 
 
 if __name__ == "__main__":
