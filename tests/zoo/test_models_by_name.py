@@ -55,7 +55,10 @@ def test_fetch_verify_and_repair_by_name(mirror, yolo11n_bytes, capsys):
     assert main(["models", "fetch", "yolo11n-pose", "--quiet"]) == 0 and len(mirror.requests) == 1  # cached
     assert [row["status"] for row in verify_models()] == ["ok"]
     path.write_bytes(yolo11n_bytes[:-1] + b"x")
-    assert main(["models", "verify"]) == 1 and "damaged" in capsys.readouterr().out
+    assert main(["models", "verify"]) == 1
+    said = capsys.readouterr()
+    assert "damaged" in said.out and "`manypose models fetch yolo11n-pose` replaces them" in said.err
+    assert path.read_bytes() == yolo11n_bytes[:-1] + b"x", "verify leaves the damaged file to look at"
     fetch_model("yolo11n-pose", progress=False)  # a damaged copy is fetched again
     assert path.read_bytes() == yolo11n_bytes and len(mirror.requests) == 2
 

@@ -36,7 +36,9 @@ def add(commands) -> None:
     fetch.set_defaults(run=run_fetch)
     verify = actions.add_parser("verify", help="check fetched models against their published sha256",
                                 description="Check the fetched published models (or those named) against their "
-                                            "published sha256; exit 1 if any file is damaged or missing.")
+                                            "published sha256; exit 1 if any file is damaged or missing. A "
+                                            "damaged file is left in place; `manypose models fetch NAME` "
+                                            "replaces it.")
     verify.add_argument("names", nargs="*", metavar="NAME", help="published model names (default: every fetched one)")
     verify.set_defaults(run=run_verify)
 
@@ -80,4 +82,8 @@ def run_verify(args) -> int:
         print(f"{row['name']}  {row['status']:<9}  {row['file']}")
     if not rows:
         print("no published model is fetched", file=sys.stderr)
+    damaged = sorted({row["name"] for row in rows if row["status"] == "damaged"})
+    if damaged:
+        print(f"damaged files are left in place; `manypose models fetch {' '.join(damaged)}` replaces them",
+              file=sys.stderr)
     return EXIT_FAILURES if any(row["status"] in ("damaged", "missing") for row in rows) else 0

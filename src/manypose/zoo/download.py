@@ -48,12 +48,22 @@ def fetch_file(url: str, destination: Path, sha256: str | None = None, sha256_pr
 
 def check_digest(path: Path, sha256: str | None, sha256_prefix: str | None, source: str) -> None:
     """Refuse, and remove, a file whose sha256 is not the published one."""
+    digest = unpublished_digest(path, sha256, sha256_prefix)
+    if digest is None:
+        return
+    path.unlink(missing_ok=True)
+    raise ChecksumMismatch(f"{source}: sha256 {digest} is not the published {(sha256 or sha256_prefix).lower()}; "
+                           "the file was removed")
+
+
+def unpublished_digest(path: Path, sha256: str | None, sha256_prefix: str | None) -> str | None:
+    """The file's sha256 where it is not the published one (nor starts with its published
+    prefix); None where it is, or where nothing is published to check against."""
     digest = file_sha256(path)
     expected = (sha256 or sha256_prefix or "").lower()
     if not expected or digest.startswith(expected) and (sha256 is None or digest == expected):
-        return
-    path.unlink(missing_ok=True)
-    raise ChecksumMismatch(f"{source}: sha256 {digest} is not the published {expected}; the file was removed")
+        return None
+    return digest
 
 
 def file_sha256(path: Path) -> str:
