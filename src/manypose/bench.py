@@ -20,19 +20,25 @@ def benchmark(estimator, images_dir, rounds: int = 2, full_images: bool = False)
     - latency: one image alone, file to poses (`estimator(path)`); the median over images;
     - network: the backend alone on one prepared input; the median over images.
 
-    `full_images`: every JPEG decoded at full size, as when results are drawn (by default
-    large ones are decoded reduced, see PoseEstimator.stream).
+    Each round times the three one after the other, so that the machine's slower and faster
+    moments weigh on all three alike. `full_images`: every JPEG decoded at full size, as when
+    results are drawn (by default large ones are decoded reduced, see PoseEstimator.stream).
     """
     files, errors = expand_image_paths([images_dir])
     if errors or not files:
         raise BenchmarkError(errors[0][1] if errors else f"{images_dir}: no images")
-    passes = timed_passes(estimator, files, rounds, full_images)
-    readable = passes[-1][1]
-    if not readable:
+    warm_up(estimator, files, full_images)
+    blobs = prepared_inputs(estimator, files)
+    if not blobs:
         raise BenchmarkError(f"{images_dir}: no readable images")
+    passes, latency, network = [], [], []
+    for _ in range(rounds):
+        passes += timed_passes(estimator, files, 1, full_images, warm=True)
+        latency += latencies(estimator, files, 1, full_images)
+        network += network_times(estimator, blobs, 1)
     e2e_ms = statistics.median(seconds / readable for seconds, readable in passes) * 1e3
-    latency_ms = statistics.median(latencies(estimator, files, rounds, full_images)) * 1e3
-    network_ms = statistics.median(network_times(estimator, files, rounds)) * 1e3
+    latency_ms = statistics.median(latency) * 1e3
+    network_ms = statistics.median(network) * 1e3
     return {
         "model": estimator.name,
         "backend": estimator.backend.name,
@@ -40,7 +46,7 @@ def benchmark(estimator, images_dir, rounds: int = 2, full_images: bool = False)
         "int8": estimator.int8,
         "precision": estimator.backend.precision,
         "input_size": estimator.input_spec.size,
-        "images": readable,
+        "images": passes[-1][1],
         "rounds": rounds,
         "images_in_flight": estimator.backend.parallel_runner()[1],
         "full_images": full_images,
@@ -63,11 +69,17 @@ def batch_throughput(estimator, images_dir, batch_sizes, rounds: int = 2) -> dic
     return throughput
 
 
-def timed_passes(estimator, files, rounds: int, full_images: bool = False) -> list[tuple[float, int]]:
-    """(seconds, images read) of `rounds` passes over the files with `estimator.stream`, after a
-    warm-up pass: backends may prepare each input shape once."""
+def warm_up(estimator, files, full_images: bool = False) -> None:
+    """A pass over the files: backends may prepare each input shape once."""
     for _ in estimator.stream(files, full_images):
         pass
+
+
+def timed_passes(estimator, files, rounds: int, full_images: bool = False, warm: bool = False) -> list[tuple[float, int]]:
+    """(seconds, images read) of `rounds` passes over the files with `estimator.stream`, after a
+    warm-up pass unless the estimator is `warm` already."""
+    if not warm:
+        warm_up(estimator, files, full_images)
     passes = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -89,13 +101,18 @@ def latencies(estimator, files, rounds: int, full_images: bool) -> list[float]:
     return times
 
 
-def network_times(estimator, files, rounds: int) -> list[float]:
+def prepared_inputs(estimator, files) -> list:
+    """The network inputs of the readable files."""
     blobs = []
     for path in files:
         try:
             blobs.append(estimator.preprocess(read_image(path))[0])
         except ValueError:
             continue
+    return blobs
+
+
+def network_times(estimator, blobs, rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
         for blob in blobs:
