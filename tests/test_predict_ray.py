@@ -10,7 +10,7 @@ import pytest
 from manypose.cli import main
 from manypose.config import EstimatorConfig
 from manypose.predict import plan_batch
-from manypose.predict_ray import gpus_per_worker, predict_batch_on_ray, worker_config
+from manypose.predict_ray import actor_resources, gpus_per_worker, predict_batch_on_ray, worker_config
 from manypose.runtime.devices import DeviceUnavailable
 from manypose.zoo import DEMO_IMAGE
 
@@ -83,6 +83,11 @@ def test_actors_share_the_cores_unless_threads_are_given():
     ("cuda", 1, 3, 0.3333), ("cuda", 2, 3, 0.6666)])
 def test_actors_ask_ray_for_a_gpu_or_a_share_of_one(device, cluster_gpus, workers, share):
     assert gpus_per_worker(device, cluster_gpus, workers) == share
+
+
+def test_an_actor_with_a_gpu_asks_ray_for_it_alone():
+    assert actor_resources(cpus=0.5, gpus=0) == {"num_cpus": 0.5}
+    assert actor_resources(cpus=0.5, gpus=0.25) == {"num_gpus": 0.25}
 
 
 def test_an_actor_runs_on_the_gpu_ray_shows_it():

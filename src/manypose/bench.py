@@ -75,7 +75,8 @@ def warm_up(estimator, files, full_images: bool = False) -> None:
         pass
 
 
-def timed_passes(estimator, files, rounds: int, full_images: bool = False, warm: bool = False) -> list[tuple[float, int]]:
+def timed_passes(estimator, files, rounds: int, full_images: bool = False,
+                 warm: bool = False) -> list[tuple[float, int]]:
     """(seconds, images read) of `rounds` passes over the files with `estimator.stream`, after a
     warm-up pass unless the estimator is `warm` already."""
     if not warm:

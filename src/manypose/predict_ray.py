@@ -87,7 +87,8 @@ def run_on_actors(ray, config: EstimatorConfig, batch: Batch, workers: int, prog
     dataset = ray.data.from_items(rows, override_num_blocks=ceil(len(rows) / batch_size))
     done = dataset.map_batches(
         PoseActor, fn_constructor_args=(worker_config(config, cpus_per_worker), os.environ.get(MAX_PIXELS_ENV)),
-        batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers), **actor_resources(cpus_per_worker, gpus))
+        batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=workers),
+        **actor_resources(cpus_per_worker, gpus))
     entries = {}
     for row in tqdm(done.iter_rows(), total=len(rows), desc="predict", unit="image",
                     disable=not progress or len(rows) < 2):
