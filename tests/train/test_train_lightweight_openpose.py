@@ -122,10 +122,20 @@ class StoppedAfterTheFirstEpoch(Trainer):
         return saved
 
 
+def test_the_seed_alone_sets_the_initialised_weights(tmp_path):
+    torch.manual_seed(1)
+    state = torch.random.get_rng_state()
+    first = weights_of(Trainer(options(tmp_path / "first")).network)
+    assert torch.equal(torch.random.get_rng_state(), state), "the caller's random state is left as it was"
+    torch.manual_seed(2)
+    again = weights_of(Trainer(options(tmp_path / "again")).network)
+    other = weights_of(Trainer(options(tmp_path / "other", seed=1)).network)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not torch.equal(first["cpm.align.weight"], other["cpm.align.weight"])
+
+
 def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
-    torch.manual_seed(0)  # both runs from the same initialised weights
     whole = Trainer(options(tmp_path / "whole", epochs=2)).run(progress=False)
-    torch.manual_seed(0)
     with pytest.raises(KeyboardInterrupt):
         StoppedAfterTheFirstEpoch(options(tmp_path / "parts", epochs=2)).run(progress=False)
     resumed = Trainer(options(tmp_path / "parts", epochs=2, resume=True)).run(progress=False)

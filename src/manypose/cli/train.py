@@ -60,7 +60,9 @@ def add(commands) -> None:
     p.add_argument("--step", type=positive_int, help="the --schedule step to run (default 1)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="data order and augmentation (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the initialised weights (those no trained weights fill), the data order and the "
+                        "augmentation: a run on the CPU repeats with the same seed (default 0)")
     p.add_argument("--save-samples", type=Path, metavar="DIR",
                    help="write augmented samples with their targets drawn; never a folder that is or holds an input")
     p.add_argument("--dry-run", action="store_true", help="prepare (and --save-samples) without training")

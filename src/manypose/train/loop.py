@@ -74,7 +74,9 @@ class Trainer:
         self.contract = self.codec.training()
         self.contract.loss.to(self.device)
         self.architecture = changed_architecture(self.base.architecture, options.architecture)
-        self.network = build_network(self.architecture, self.heads).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # the caller's random state left as it was
+            torch.manual_seed(self.options.seed)  # the same seed, the same initialised weights
+            self.network = build_network(self.architecture, self.heads).to(self.device)
         self.initialised = load_matching_weights(self.network, self.base.weights)
         self.trained_parameters = _train_only(self.network, options.train_only)
         self.from_trained_weights = len(self.initialised) < len(self.network.state_dict()) // 2
