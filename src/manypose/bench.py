@@ -33,9 +33,9 @@ def benchmark(estimator, images_dir, rounds: int = 2, full_images: bool = False)
         raise BenchmarkError(f"{images_dir}: no readable images")
     passes, latency, network = [], [], []
     for _ in range(rounds):
-        passes += timed_passes(estimator, files, 1, full_images, warm=True)
-        latency += latencies(estimator, files, 1, full_images)
-        network += network_times(estimator, blobs, 1)
+        passes.append(timed_pass(estimator, files, full_images))
+        latency += latencies(estimator, files, full_images)
+        network += network_times(estimator, blobs)
     e2e_ms = statistics.median(seconds / readable for seconds, readable in passes) * 1e3
     latency_ms = statistics.median(latency) * 1e3
     network_ms = statistics.median(network) * 1e3
@@ -75,30 +75,29 @@ def warm_up(estimator, files, full_images: bool = False) -> None:
         pass
 
 
-def timed_passes(estimator, files, rounds: int, full_images: bool = False,
-                 warm: bool = False) -> list[tuple[float, int]]:
-    """(seconds, images read) of `rounds` passes over the files with `estimator.stream`, after a
-    warm-up pass unless the estimator is `warm` already."""
-    if not warm:
-        warm_up(estimator, files, full_images)
-    passes = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        readable = sum(result.error is None for result in estimator.stream(files, full_images))
-        passes.append((time.perf_counter() - start, readable))
-    return passes
+def timed_passes(estimator, files, rounds: int, full_images: bool = False) -> list[tuple[float, int]]:
+    """`rounds` timed passes over the files, after a warm-up pass."""
+    warm_up(estimator, files, full_images)
+    return [timed_pass(estimator, files, full_images) for _ in range(rounds)]
 
 
-def latencies(estimator, files, rounds: int, full_images: bool) -> list[float]:
+def timed_pass(estimator, files, full_images: bool = False) -> tuple[float, int]:
+    """(seconds, images read) of a pass over the files with `estimator.stream`."""
+    start = time.perf_counter()
+    readable = sum(result.error is None for result in estimator.stream(files, full_images))
+    return time.perf_counter() - start, readable
+
+
+def latencies(estimator, files, full_images: bool) -> list[float]:
+    """Seconds for each readable file alone, file to poses."""
     times = []
-    for _ in range(rounds):
-        for path in files:
-            start = time.perf_counter()
-            try:
-                estimator(read_image(path) if full_images else path)
-            except ValueError:
-                continue
-            times.append(time.perf_counter() - start)
+    for path in files:
+        start = time.perf_counter()
+        try:
+            estimator(read_image(path) if full_images else path)
+        except ValueError:
+            continue
+        times.append(time.perf_counter() - start)
     return times
 
 
@@ -113,11 +112,11 @@ def prepared_inputs(estimator, files) -> list:
     return blobs
 
 
-def network_times(estimator, blobs, rounds: int) -> list[float]:
+def network_times(estimator, blobs) -> list[float]:
+    """Seconds of the backend alone on each prepared input."""
     times = []
-    for _ in range(rounds):
-        for blob in blobs:
-            start = time.perf_counter()
-            estimator.backend(blob)
-            times.append(time.perf_counter() - start)
+    for blob in blobs:
+        start = time.perf_counter()
+        estimator.backend(blob)
+        times.append(time.perf_counter() - start)
     return times
